@@ -1,0 +1,383 @@
+"""Hark's entry point: parse the command line, build the object graph, pick a front end.
+
+``python main.py`` and the ``hark`` console script both land in ``run()``. Everything is
+wired here and only here; the layers below never construct each other. Heavy imports (the
+OpenAI and agents SDKs) happen after the prompt is up, on a worker thread.
+
+Exit codes: 0 success, 1 a request failed, 2 bad usage or settings, 3 setup needed (no key,
+secrets locked), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from src import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+log = logging.getLogger("hark")
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+class SetupNeeded(Exception):
+    """Hark cannot run until the user does something (add a key...): exit code 3."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hark",
+        description="Hark, a voice-first assistant on your own laptop.",
+        epilog="Run without a command to start talking. Keys: `hark keys set openai`.",
+    )
+    parser.add_argument("--version", action="version", version=f"hark {__version__}")
+    parser.add_argument("--text-only", action="store_true", help="line mode: type and read")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        metavar="ID",
+        help="continue a past conversation (the latest when no ID is given)",
+    )
+    parser.add_argument("--config", type=Path, metavar="FILE", help="settings TOML file")
+    parser.add_argument("--model", help="model for text turns (overrides settings)")
+    parser.add_argument("--base-url", help="OpenAI-compatible server URL (overrides settings)")
+    parser.add_argument(
+        "--backend", choices=["responses", "chat_completions"], help="text API to use"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    keys = sub.add_parser("keys", help="manage API keys in the secrets store")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    k_set = keys_sub.add_parser("set", help="store a key (hidden prompt, or stdin when piped)")
+    k_set.add_argument("name", help="e.g. openai")
+    keys_sub.add_parser("list", help="list stored key names (never values)")
+    k_del = keys_sub.add_parser("delete", help="delete a stored key")
+    k_del.add_argument("name")
+
+    config = sub.add_parser("config", help="show settings")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    c_show = config_sub.add_parser("show", help="print effective settings, secrets masked")
+    c_show.add_argument("--json", action="store_true")
+    config_sub.add_parser("path", help="print the settings file location")
+
+    history = sub.add_parser("history", help="browse past conversations")
+    h_sub = history.add_subparsers(dest="history_command", metavar="ACTION", required=True)
+    h_list = h_sub.add_parser("list", help="recent conversations")
+    h_list.add_argument("--limit", type=int, default=20)
+    h_show = h_sub.add_parser("show", help="one conversation in full")
+    h_show.add_argument("id", help="conversation id or a unique prefix")
+    h_search = h_sub.add_parser("search", help="full-text search")
+    h_search.add_argument("words", nargs="+")
+    h_sub.add_parser("unhandled", help="requests Hark could not serve")
+    return parser
+
+
+# -- composition -------------------------------------------------------------------------
+
+
+@dataclass
+class Core:
+    """The pieces every command shares, built once from settings."""
+
+    settings: Any
+    config_file: Path
+
+
+def load_core(args: argparse.Namespace) -> Core:
+    from src.config.settings import SettingsError, config_file_path, load_settings
+
+    overrides: dict[str, Any] = {}
+    api: dict[str, Any] = {}
+    if args.model:
+        api["model"] = args.model
+    if args.base_url:
+        api["base_url"] = args.base_url
+    if args.backend:
+        api["backend"] = args.backend
+    if api:
+        overrides["api"] = api
+    path = args.config or config_file_path()
+    if args.config and not args.config.is_file():
+        raise UsageError(f"settings file not found: {args.config}")
+    try:
+        settings = load_settings(path, **overrides)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    return Core(settings, path)
+
+
+def setup_logging(core: Core, verbose: bool) -> None:
+    from src.config.logging_setup import setup_logging as configure
+
+    s = core.settings.logging
+    configure(
+        Path(s.directory),
+        level=s.level,
+        console_level="DEBUG" if verbose else s.console_level,
+        keep_sessions=s.keep_sessions,
+    )
+
+
+def passphrase_provider() -> str:
+    value = os.environ.get("HARK_SECRETS_PASSPHRASE")
+    if value:
+        return value
+    if sys.stdin.isatty():
+        return getpass.getpass("Passphrase for Hark's encrypted secrets file: ")
+    raise SetupNeeded(
+        "Hark's secrets are in an encrypted file and no passphrase is available: set "
+        "HARK_SECRETS_PASSPHRASE or run Hark in a terminal."
+    )
+
+
+def open_secrets(core: Core) -> Any:
+    from src.services.secrets import SecretsError, open_secret_store
+
+    s = core.settings.secrets
+    try:
+        return open_secret_store(s.backend, Path(s.file), passphrase_provider)
+    except SecretsError as exc:
+        raise SetupNeeded(str(exc)) from None
+
+
+NO_KEY_MESSAGE = """\
+hark: no OpenAI API key is set up.
+  Store one in your keyring (hidden prompt):  python main.py keys set openai
+  or set it for this shell:                    export OPENAI_API_KEY=sk-...
+  A local server such as Ollama accepts any value:
+    echo local | python main.py keys set openai"""
+
+
+def resolve_api_key(secrets_factory: Callable[[], Any]) -> tuple[str | None, str | None]:
+    """The key and where it came from: the environment first, then the secrets store."""
+    from src.config.redaction import REDACTOR
+
+    env = os.environ.get("OPENAI_API_KEY")
+    if env:
+        REDACTOR.add(env)
+        return env, "environment OPENAI_API_KEY"
+    from src.services.secrets import SecretsError
+
+    try:
+        stored = secrets_factory().get("openai")
+    except SecretsError as exc:
+        raise SetupNeeded(str(exc)) from None
+    if stored:
+        REDACTOR.add(stored)
+        return stored, "secrets store"
+    return None, None
+
+
+async def run_text_mode(core: Core, args: argparse.Namespace, api_key: str, secrets: Any) -> int:
+    import httpx
+
+    from src.connectors.base import ConnectorContext
+    from src.connectors.orchestrator import Orchestrator
+    from src.connectors.registry import discover
+    from src.events.bus import EventBus
+    from src.presentation.line_mode import LineMode
+    from src.services.conversation import ConversationService
+    from src.services.openai_client import make_openai_client
+    from src.services.storage import HistoryStore, StorageError
+    from src.services.text_runner import TextTurnRunner
+
+    settings = core.settings
+    try:
+        store = HistoryStore(Path(settings.storage.database))
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+    bus = EventBus()
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(15.0, connect=5.0),
+        headers={"User-Agent": f"Hark/{__version__} (desktop assistant)"},
+    )
+    context = ConnectorContext(
+        http=http,
+        settings=settings.connectors,
+        secrets=secrets,
+        endpoints=settings.connectors.endpoints,
+    )
+    orchestrator = Orchestrator(
+        discover(), context, tool_timeout=settings.connectors.tool_timeout_seconds
+    )
+    runner = TextTurnRunner(
+        lambda: make_openai_client(settings.api, api_key), settings.api, orchestrator
+    )
+    service = ConversationService(bus, store, runner, followups=orchestrator.followups)
+    interrupted = store.mark_interrupted_turns()
+    if interrupted:
+        log.info("marked %d unfinished turns from a previous run as interrupted", interrupted)
+    front = LineMode(bus)
+    try:
+        await service.start()
+        if args.resume == "latest":
+            await service.open(resume_latest=True)
+        else:
+            await service.open(args.resume)
+        warm = asyncio.get_running_loop().run_in_executor(None, runner.warm_up)
+        code = await front.run()
+        with contextlib.suppress(Exception):
+            await warm
+        return code
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        await service.close()
+        await bus.close()
+        await http.aclose()
+        store.close()
+
+
+def command_keys(core: Core, args: argparse.Namespace) -> int:
+    from src.presentation.keys_command import keys_delete, keys_list, keys_set
+
+    store = open_secrets(core)
+    if args.keys_command == "set":
+        from src.config.redaction import REDACTOR
+
+        try:
+            return keys_set(store, args.name, sys.stdout)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            value = store.get(args.name) if args.name else None
+            if value:
+                REDACTOR.add(value)
+    if args.keys_command == "list":
+        return keys_list(store, sys.stdout)
+    return keys_delete(store, args.name, sys.stdout)
+
+
+def command_config(core: Core, args: argparse.Namespace) -> int:
+    import io
+
+    from src.config.redaction import REDACTOR
+    from src.presentation.config_command import config_show
+
+    if args.config_command == "path":
+        print(core.config_file)
+        return EXIT_OK
+    _, source = resolve_api_key(lambda: open_secrets(core))
+    buffer = io.StringIO()
+    code = config_show(core.settings, source, str(core.config_file), buffer, args.json)
+    sys.stdout.write(REDACTOR.redact(buffer.getvalue()))
+    return code
+
+
+def command_history(core: Core, args: argparse.Namespace) -> int:
+    from src.presentation import history_command as h
+    from src.services.storage import HistoryStore, StorageError
+
+    try:
+        with HistoryStore(Path(core.settings.storage.database)) as store:
+            if args.history_command == "list":
+                return h.history_list(store, sys.stdout, args.limit)
+            if args.history_command == "show":
+                return h.history_show(store, args.id, sys.stdout)
+            if args.history_command == "search":
+                return h.history_search(store, " ".join(args.words), sys.stdout)
+            return h.history_unhandled(store, sys.stdout)
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+
+
+class LazySecrets:
+    """Opens the secrets store on first use: an environment key means it may never be needed."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._store: Any = None
+
+    def store(self) -> Any:
+        if self._store is None:
+            self._store = open_secrets(self._core)
+        return self._store
+
+    def get(self, name: str) -> str | None:
+        from src.config.redaction import REDACTOR
+
+        value: str | None = self.store().get(name)
+        if value:
+            REDACTOR.add(value)
+        return value
+
+
+def start_conversation(core: Core, args: argparse.Namespace) -> int:
+    if not args.text_only:
+        sys.stderr.write(
+            "hark: the full-screen interface is not available in this build yet; "
+            "starting line mode (--text-only).\n"
+        )
+    secrets = LazySecrets(core)
+    key, _ = resolve_api_key(secrets.store)
+    if not key:
+        sys.stderr.write(NO_KEY_MESSAGE + "\n")
+        return EXIT_SETUP
+    return asyncio.run(run_text_mode(core, args, key, secrets))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        core = load_core(args)
+        setup_logging(core, args.verbose)
+        if args.command == "keys":
+            return command_keys(core, args)
+        if args.command == "config":
+            return command_config(core, args)
+        if args.command == "history":
+            return command_history(core, args)
+        return start_conversation(core, args)
+    except UsageError as exc:
+        sys.stderr.write(f"hark: {exc}\n")
+        return EXIT_USAGE
+    except SetupNeeded as exc:
+        sys.stderr.write(f"hark: {exc}\n")
+        return EXIT_SETUP
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001  (the last line of defence: no tracebacks)
+        return report_unexpected(exc)
+
+
+def report_unexpected(exc: Exception) -> int:
+    """Known failures get their sentence; anything else a pointer to the log, not a traceback."""
+    from src.services.secrets import SecretsError
+
+    if isinstance(exc, SecretsError):
+        sys.stderr.write(f"hark: {exc}\n")
+        return EXIT_SETUP
+    log.critical("unexpected failure", exc_info=exc)
+    where = ""
+    for handler in logging.getLogger().handlers:
+        path = getattr(handler, "baseFilename", None)
+        if path:
+            where = f"; details are in {path}"
+    sys.stderr.write(f"hark: something went wrong ({type(exc).__name__}){where}\n")
+    return EXIT_FAILED
+
+
+def run() -> None:
+    """Console-script entry point (``hark``)."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,122 @@
+"""What a connector is: a specialist agent's description, instructions and tools.
+
+A connector module defines ``CONNECTOR = Connector(...)`` and nothing else is needed for the
+orchestrator to offer it (see ``registry``). Tools are plain async functions built by
+``build_tools`` around an injected ``httpx.AsyncClient``, so tests swap the transport for
+``httpx.MockTransport``. Tools return sentences: a provider failure becomes a ``ConnectorError``
+whose message the model can relay, never a traceback.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+
+class ConnectorError(Exception):
+    """A failure the user should hear about in plain words.
+
+    ``message`` is safe to show and to send to the model (never contains a secret);
+    ``retryable`` says whether trying again later may help; ``status`` is the provider's
+    HTTP status when there was one.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+
+
+class SecretReader(Protocol):
+    def get(self, name: str) -> str | None: ...
+
+
+@dataclass
+class ConnectorContext:
+    """What tools may use: one shared HTTP client, the connector settings, the secrets."""
+
+    http: httpx.AsyncClient
+    settings: Any = None
+    secrets: SecretReader | None = None
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+
+    def endpoint(self, key: str, default: str) -> str:
+        """A provider base URL, overridable in settings (self-hosted services, test servers)."""
+        return self.endpoints.get(key, default).rstrip("/")
+
+
+ToolFunction = Callable[..., Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class ToolDef:
+    """A tool before it is wrapped for the agents SDK.
+
+    ``func`` is an async function with typed parameters and a docstring (the SDK derives the
+    JSON schema from them). ``progress`` is a template over the tool's arguments, e.g.
+    ``"Checking the weather in {location}..."``.
+    """
+
+    func: ToolFunction
+    progress: str
+    side_effect: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.func.__name__
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A specialist the orchestrator can hand a request to."""
+
+    name: str
+    title: str
+    description: str
+    instructions: str
+    build_tools: Callable[[ConnectorContext], Sequence[ToolDef]]
+    examples: tuple[str, ...] = ()
+    requires_secrets: tuple[str, ...] = ()
+    followups: tuple[str, ...] = field(default=())
+
+
+def render_progress(template: str, arguments: Mapping[str, Any]) -> str:
+    """Fill a progress template from tool arguments; missing names are left out gracefully."""
+
+    class _Lenient(dict[str, Any]):
+        def __missing__(self, key: str) -> str:
+            return "…"
+
+    try:
+        return string.Formatter().vformat(template, (), _Lenient(arguments))
+    except (ValueError, IndexError):
+        return template
+
+
+def http_error_message(service: str, exc: httpx.HTTPError) -> ConnectorError:
+    """Map an httpx failure to a sentence for the user, marking what is worth retrying."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ConnectorError(f"{service} did not answer in time.", retryable=True)
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        if status in (401, 403):
+            return ConnectorError(f"{service} refused the request (not authorised).", status=status)
+        if status == 429:
+            return ConnectorError(
+                f"{service} is rate-limiting requests; try again in a minute.",
+                retryable=True,
+                status=status,
+            )
+        if status >= 500:
+            return ConnectorError(
+                f"{service} is having trouble right now (HTTP {status}).",
+                retryable=True,
+                status=status,
+            )
+        return ConnectorError(f"{service} rejected the request (HTTP {status}).", status=status)
+    return ConnectorError(f"Could not reach {service}.", retryable=True)

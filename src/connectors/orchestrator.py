@@ -1,0 +1,182 @@
+"""The orchestrator: a root agent that routes each request to the right specialist.
+
+Every connector becomes a specialist agent (its own instructions and tools); the root agent
+hands a request to one of them by handoff, following the H.A.N.D.O.F.F. routing checklist in
+its instructions. Specialists can hand back to the root when a request spans several
+domains. Requests nobody can serve are noted through a tool so the user can review them.
+
+The agents SDK is imported only when the agents are first built (see ``root_agent``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from src.connectors.base import (
+    Connector,
+    ConnectorContext,
+    ConnectorError,
+    ToolDef,
+    render_progress,
+)
+from src.domain.history import ToolCall
+from src.services.text_runner import TOOL_ERROR_PREFIX, UNHANDLED_TOOL
+
+log = logging.getLogger(__name__)
+
+ROOT_NAME = "orchestrator"
+MAX_FOLLOWUPS = 3
+
+HANDOFF_FRAMEWORK = """\
+Route every request with the H.A.N.D.O.F.F. checklist before you answer:
+- Has capability: which specialist's description covers this request? Prefer the narrowest fit.
+- Access: does that specialist need an account the user has not connected? If so, say how to
+  connect it instead of guessing.
+- Need: does the request need live or personal data at all? Chit-chat, general knowledge and
+  follow-ups on what was already said can be answered directly, without a handoff.
+- Delay and cost: choose the route with the fewest calls; do not hand off twice for one fact.
+- Output quality: pick the specialist whose data will make the most accurate answer.
+- Failure fallback: if a specialist reports an error, relay it in plain words and offer an
+  alternative; if no specialist can serve the request, call note_unhandled_request once with a
+  short reason, then tell the user honestly what you cannot do yet.
+- Fusion: when a request spans several domains, gather each part from its specialist and
+  combine the results into one answer."""
+
+ROOT_INSTRUCTIONS = """\
+You are Hark, a voice-first assistant running on the user's own laptop. Answers are often
+spoken aloud: keep them short, plain and conversational; no tables, no markdown headings, no
+URLs read out unless asked. Never invent live data (weather, times, prices, page contents):
+get it from a specialist.
+
+{framework}
+
+Specialists you can hand off to:
+{roster}
+"""
+
+SPECIALIST_SUFFIX = """
+
+You are one of Hark's specialists. Use your tools for live data and answer in one to three
+short spoken-style sentences. If a tool returns a sentence starting with "[tool error]", relay
+the problem plainly without the marker. If the request needs another specialist, hand back to
+the orchestrator."""
+
+
+class Orchestrator:
+    """Builds the agent graph from connectors and answers the runner's questions about tools."""
+
+    def __init__(
+        self,
+        connectors: Sequence[Connector],
+        context: ConnectorContext,
+        *,
+        tool_timeout: float = 20.0,
+    ) -> None:
+        self.connectors = list(connectors)
+        self._context = context
+        self._tool_timeout = tool_timeout
+        self._tooldefs: dict[str, tuple[Connector, ToolDef]] = {}
+        for connector in self.connectors:
+            for tool in connector.build_tools(context):
+                if tool.name in self._tooldefs:
+                    raise ValueError(f"tool name {tool.name!r} is used by two connectors")
+                self._tooldefs[tool.name] = (connector, tool)
+        self._root: Any = None
+
+    def tool_names(self) -> list[str]:
+        return sorted(self._tooldefs)
+
+    def progress(self, tool: str, arguments: Mapping[str, Any]) -> str:
+        if tool.startswith("transfer_to_"):
+            return f"Asking the {tool.removeprefix('transfer_to_')} specialist..."
+        if tool == UNHANDLED_TOOL:
+            return "Noting a request I can't handle yet..."
+        entry = self._tooldefs.get(tool)
+        if entry is None:
+            return f"Running {tool}..."
+        return render_progress(entry[1].progress, arguments)
+
+    def followups(self, calls: Sequence[ToolCall]) -> list[str]:
+        """Suggested next prompts, from the templates of the connectors used in the turn.
+
+        A template is used only when every argument it names was given and not empty.
+        """
+        out: list[str] = []
+        for call in calls:
+            entry = self._tooldefs.get(call.name)
+            if entry is None or not call.ok:
+                continue
+            try:
+                args = json.loads(call.arguments) if call.arguments else {}
+            except json.JSONDecodeError:
+                args = {}
+            if not isinstance(args, dict):
+                args = {}
+            for template in entry[0].followups:
+                needed = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+                if not all(str(args.get(name, "")).strip() for name in needed):
+                    continue
+                text = render_progress(template, args)
+                if text not in out:
+                    out.append(text)
+        return out[:MAX_FOLLOWUPS]
+
+    def instructions(self) -> str:
+        roster = "\n".join(f"- {c.name}: {c.description}" for c in self.connectors)
+        return ROOT_INSTRUCTIONS.format(framework=HANDOFF_FRAMEWORK, roster=roster)
+
+    def root_agent(self) -> Any:
+        if self._root is None:
+            self._root = self._build()
+        return self._root
+
+    def _build(self) -> Any:
+        from agents import Agent, Tool, function_tool
+
+        def failure(_ctx: Any, error: Exception) -> str:
+            if isinstance(error, ConnectorError):
+                return f"{TOOL_ERROR_PREFIX} {error.message}"
+            log.error("tool failed unexpectedly: %s", type(error).__name__, exc_info=error)
+            return f"{TOOL_ERROR_PREFIX} The tool failed unexpectedly; the details are in the log."
+
+        specialists = []
+        for connector in self.connectors:
+            tools: list[Tool] = [
+                function_tool(
+                    tool.func,
+                    failure_error_function=failure,
+                    timeout=self._tool_timeout,
+                )
+                for c, tool in self._tooldefs.values()
+                if c is connector
+            ]
+            specialists.append(
+                Agent(
+                    name=connector.name,
+                    handoff_description=connector.description,
+                    instructions=connector.instructions + SPECIALIST_SUFFIX,
+                    tools=tools,
+                )
+            )
+
+        async def note_unhandled_request(reason: str) -> str:
+            """Record that no specialist can serve the user's request, for later review.
+
+            Args:
+                reason: In a few words, what was asked that Hark cannot do yet.
+            """
+            return "Noted. Tell the user plainly that you cannot do this yet."
+
+        root = Agent(
+            name=ROOT_NAME,
+            instructions=self.instructions(),
+            handoffs=list(specialists),
+            tools=[function_tool(note_unhandled_request, name_override=UNHANDLED_TOOL)],
+        )
+        for agent in specialists:
+            agent.handoffs.append(root)
+        return root

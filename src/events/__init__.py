@@ -1,0 +1,1 @@
+"""Typed events and the async bus every part of Hark talks through."""

@@ -1,0 +1,269 @@
+"""The conversation manager: turns commands into turns, and turns into stored history.
+
+It listens for ``SubmitText`` and ``CancelTurn`` on the bus, drives the state machine, runs
+each turn through the text runner, and writes everything to the history store. A turn is
+committed to SQLite before ``TurnCompleted`` is published, so whatever a front end shows as
+done is already on disk. Turns run one at a time, in the order they were submitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from src.domain.history import Conversation, ToolCall, Turn, TurnStatus, new_id
+from src.domain.state import ConversationState, ConversationStateMachine
+from src.events.base import Event
+from src.events.bus import EventBus
+from src.events.commands import CancelTurn, SubmitText
+from src.events.conversation import (
+    AssistantMessageCompleted,
+    AssistantTextDelta,
+    ConversationOpened,
+    ErrorReported,
+    FollowUpsSuggested,
+    HandoffOccurred,
+    StateChanged,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnCancelled,
+    TurnCompleted,
+    TurnFailed,
+    TurnStarted,
+)
+from src.events.tasks import TaskOwner
+from src.services.model_errors import ModelError
+from src.services.storage import HistoryStore
+from src.services.text_runner import UNHANDLED_TOOL, RunFinished
+
+log = logging.getLogger(__name__)
+
+S = ConversationState
+
+
+class TurnStreamer(Protocol):
+    @property
+    def model(self) -> str: ...
+
+    def stream(self, turn_id: str, context: Sequence[Any], text: str) -> Any: ...
+
+
+FollowUps = Callable[[Sequence[ToolCall]], Sequence[str]]
+
+
+class ConversationService:
+    def __init__(
+        self,
+        bus: EventBus,
+        store: HistoryStore,
+        runner: TurnStreamer,
+        *,
+        followups: FollowUps | None = None,
+        state: ConversationStateMachine | None = None,
+    ) -> None:
+        self._bus = bus
+        self._store = store
+        self._runner = runner
+        self._followups = followups
+        self.state = state or ConversationStateMachine()
+        self._tasks = TaskOwner("conversation")
+        self._queue: asyncio.Queue[SubmitText] = asyncio.Queue()
+        self._current: asyncio.Task[None] | None = None
+        self.conversation: Conversation | None = None
+        self._pending_state: list[StateChanged] = []
+        self.state.on_change(self._state_changed)
+
+    def _state_changed(self, previous: ConversationState, current: ConversationState) -> None:
+        self._pending_state.append(StateChanged(previous=previous.value, current=current.value))
+
+    async def _move(self, target: ConversationState) -> None:
+        self.state.to(target)
+        pending, self._pending_state = self._pending_state, []
+        for event in pending:
+            await self._bus.publish(event)
+
+    async def open(self, resume: str | None = None, *, resume_latest: bool = False) -> Conversation:
+        """Start a new conversation, or continue a stored one with its context."""
+        conv: Conversation | None = None
+        if resume_latest:
+            latest = self._store.latest_conversation_id()
+            conv = self._store.load_conversation(latest) if latest else None
+        elif resume:
+            conv = self._store.load_conversation(self._store.resolve_id(resume))
+        resumed = conv is not None
+        if conv is None:
+            conv = self._store.create_conversation(model=self._runner.model)
+        self.conversation = conv
+        await self._bus.publish(
+            ConversationOpened(
+                conversation_id=conv.id,
+                title=conv.title,
+                resumed=resumed,
+                turn_count=len(conv.turns),
+            )
+        )
+        return conv
+
+    async def start(self) -> None:
+        self._bus.subscribe(SubmitText, self._queue.put, name="conversation.submit")
+        self._bus.subscribe(CancelTurn, self._on_cancel, name="conversation.cancel")
+        self._tasks.spawn(self._worker(), "turns")
+
+    async def close(self) -> None:
+        await self._tasks.close()
+
+    @property
+    def idle(self) -> bool:
+        return self._current is None and self._queue.empty()
+
+    async def _on_cancel(self, _: CancelTurn) -> None:
+        if self._current is not None and not self._current.done():
+            self._current.cancel()
+
+    async def _worker(self) -> None:
+        while True:
+            command = await self._queue.get()
+            task = asyncio.get_running_loop().create_task(
+                self._run_turn(command.text), name="conversation:turn"
+            )
+            self._current = task
+            try:
+                await asyncio.wait({task})
+            except asyncio.CancelledError:
+                # Hark is shutting down: let the turn store itself as cancelled first.
+                task.cancel()
+                await asyncio.wait({task})
+                raise
+            finally:
+                self._current = None
+
+    async def _run_turn(self, text: str) -> None:
+        conv = self.conversation
+        if conv is None:
+            conv = await self.open()
+        text = text.strip()
+        if not text:
+            return
+        turn = Turn(id=new_id("turn"), conversation_id=conv.id, user_text=text)
+        turn.model = self._runner.model
+        context = conv.context_messages()
+        self._store.start_turn(turn)
+        conv.turns.append(turn)
+        await self._bus.publish(
+            TurnStarted(conversation_id=conv.id, turn_id=turn.id, text=text, source="text")
+        )
+        await self._move(S.THINKING)
+        parts: list[str] = []
+        calls: dict[str, ToolCall] = {}
+        try:
+            async for item in self._runner.stream(turn.id, context, text):
+                if isinstance(item, RunFinished):
+                    turn.assistant_text = item.text or "".join(parts)
+                    turn.usage = item.usage
+                    continue
+                await self._apply(turn, item, parts, calls)
+                await self._bus.publish(item)
+        except asyncio.CancelledError:
+            turn.assistant_text = "".join(parts)
+            await self._end(turn, "cancelled")
+            await self._bus.publish(TurnCancelled(conversation_id=conv.id, turn_id=turn.id))
+            return
+        except ModelError as exc:
+            turn.assistant_text = "".join(parts)
+            turn.error = exc.message
+            await self._end(turn, "failed")
+            self._store.record_error("model", exc.message, conv.id, turn.id)
+            await self._bus.publish(
+                TurnFailed(
+                    conversation_id=conv.id,
+                    turn_id=turn.id,
+                    message=exc.message,
+                    retryable=exc.retryable,
+                )
+            )
+            return
+        except Exception as exc:
+            log.exception("turn %s failed", turn.id)
+            turn.assistant_text = "".join(parts)
+            turn.error = f"internal error ({type(exc).__name__})"
+            await self._end(turn, "failed")
+            self._store.record_error("conversation", turn.error, conv.id, turn.id)
+            await self._bus.publish(
+                TurnFailed(
+                    conversation_id=conv.id,
+                    turn_id=turn.id,
+                    message="Something went wrong inside Hark; the details are in the log.",
+                )
+            )
+            return
+        await self._end(turn, "completed")
+        await self._bus.publish(
+            AssistantMessageCompleted(turn_id=turn.id, text=turn.assistant_text)
+        )
+        if self._followups is not None:
+            suggestions = tuple(self._followups(turn.tool_calls))
+            if suggestions:
+                await self._bus.publish(
+                    FollowUpsSuggested(turn_id=turn.id, suggestions=suggestions)
+                )
+        await self._bus.publish(
+            TurnCompleted(
+                conversation_id=conv.id,
+                turn_id=turn.id,
+                input_tokens=turn.usage.input_tokens,
+                output_tokens=turn.usage.output_tokens,
+                cost_usd=turn.usage.cost_usd,
+            )
+        )
+
+    async def _apply(
+        self, turn: Turn, item: Event, parts: list[str], calls: dict[str, ToolCall]
+    ) -> None:
+        if isinstance(item, AssistantTextDelta):
+            parts.append(item.delta)
+            await self._move(S.ASSISTANT_SPEAKING)
+        elif isinstance(item, ToolCallStarted):
+            call = ToolCall(item.call_id, item.tool, item.agent, item.arguments)
+            calls[item.call_id] = call
+            turn.tool_calls.append(call)
+            self._store.record_tool_call(turn.id, call)
+            if item.tool == UNHANDLED_TOOL:
+                self._store.record_unhandled(
+                    turn.conversation_id, turn.id, turn.user_text, _reason(item.arguments)
+                )
+            await self._move(S.TOOL_RUNNING)
+        elif isinstance(item, ToolCallFinished):
+            finished = calls.get(item.call_id)
+            if finished is not None:
+                finished.result, finished.ok = item.result, item.ok
+            self._store.finish_tool_call(turn.id, item.call_id, item.result, item.ok)
+            await self._move(S.THINKING)
+        elif isinstance(item, HandoffOccurred):
+            turn.handoffs.append(item.to_agent)
+            self._store.record_handoff(turn.id, item.to_agent)
+
+    async def _end(self, turn: Turn, status: TurnStatus) -> None:
+        turn.status = status
+        turn.finished_at = time.time()
+        self._store.finish_turn(turn)
+        if status == "cancelled" and self.state.can(S.INTERRUPTED):
+            await self._move(S.INTERRUPTED)
+        await self._move(S.IDLE)
+
+    async def report_error(self, source: str, message: str) -> None:
+        self._store.record_error(source, message)
+        await self._bus.publish(ErrorReported(source=source, message=message))
+
+
+def _reason(arguments: str) -> str:
+    try:
+        data = json.loads(arguments)
+    except json.JSONDecodeError:
+        return arguments
+    if isinstance(data, dict):
+        return str(data.get("reason", "")) or arguments
+    return arguments
