@@ -10,6 +10,7 @@ The agents SDK is imported only when the agents are first built (see ``root_agen
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import string
@@ -124,6 +125,59 @@ class Orchestrator:
                 if text not in out:
                     out.append(text)
         return out[:MAX_FOLLOWUPS]
+
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        """Every connector tool as a flat function definition (the Realtime API's format).
+
+        A voice session has no handoffs: the speech model sees all specialists' tools at once
+        and calls them directly, so voice and text are served by the same connector code.
+        """
+        from agents import function_tool
+
+        out = []
+        for _connector, tool in self._tooldefs.values():
+            wrapped = function_tool(tool.func)
+            out.append(
+                {
+                    "type": "function",
+                    "name": wrapped.name,
+                    "description": wrapped.description,
+                    "parameters": wrapped.params_json_schema,
+                }
+            )
+        return out
+
+    def side_effect(self, tool: str) -> bool:
+        entry = self._tooldefs.get(tool)
+        return bool(entry and entry[1].side_effect)
+
+    async def run_tool(self, tool: str, arguments: str) -> tuple[bool, str]:
+        """Run one tool by name with JSON arguments; never raises for tool or argument faults.
+
+        Returns ``(ok, output)`` where a failed output is a sentence for the model to relay.
+        """
+        entry = self._tooldefs.get(tool)
+        if entry is None:
+            return False, f"{TOOL_ERROR_PREFIX} There is no tool called {tool}."
+        try:
+            args = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError:
+            return False, f"{TOOL_ERROR_PREFIX} The arguments for {tool} were not valid JSON."
+        if not isinstance(args, dict):
+            return False, f"{TOOL_ERROR_PREFIX} The arguments for {tool} must be an object."
+        try:
+            async with asyncio.timeout(self._tool_timeout):
+                return True, await entry[1].func(**args)
+        except ConnectorError as exc:
+            return False, f"{TOOL_ERROR_PREFIX} {exc.message}"
+        except TimeoutError:
+            return False, f"{TOOL_ERROR_PREFIX} {tool} took too long and was stopped."
+        except TypeError:
+            log.warning("tool %s called with unexpected arguments", tool)
+            return False, f"{TOOL_ERROR_PREFIX} {tool} was called with the wrong arguments."
+        except Exception as exc:
+            log.error("tool %s failed unexpectedly", tool, exc_info=exc)
+            return False, f"{TOOL_ERROR_PREFIX} {tool} failed unexpectedly."
 
     def instructions(self) -> str:
         roster = "\n".join(f"- {c.name}: {c.description}" for c in self.connectors)

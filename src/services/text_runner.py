@@ -67,6 +67,7 @@ class TextTurnRunner:
         self._planner = planner
         self._run_config: Any = None
         self._ready = threading.Lock()
+        self._prepared: tuple[Any, Any] | None = None
 
     @property
     def model(self) -> str:
@@ -79,7 +80,9 @@ class TextTurnRunner:
     def _prepare(self) -> tuple[Any, Any]:
         """The agent graph and run config, built once even if two threads ask at once."""
         with self._ready:
-            return self._planner.root_agent(), self._config()
+            if self._prepared is None:
+                self._prepared = (self._planner.root_agent(), self._config())
+            return self._prepared
 
     def _config(self) -> Any:
         if self._run_config is None:
@@ -101,7 +104,11 @@ class TextTurnRunner:
     async def stream(
         self, turn_id: str, context: Sequence[Mapping[str, str]], text: str
     ) -> AsyncIterator[Event | RunFinished]:
-        agent, config = await asyncio.to_thread(self._prepare)
+        # The first turn may build the agents (a second of imports): keep that off the loop.
+        prepared = self._prepared
+        if prepared is None:
+            prepared = await asyncio.to_thread(self._prepare)
+        agent, config = prepared
         from agents import Runner
         from agents.exceptions import AgentsException, MaxTurnsExceeded
         from agents.stream_events import (
