@@ -123,6 +123,11 @@ def _forget_transcript(item: dict[str, Any]) -> None:
             part["transcript"] = None
 
 
+def _setting(config: Mapping[str, Any], key: str, default: float) -> Any:
+    value = config.get(key)
+    return default if value is None else value
+
+
 class _ActiveResponse:
     def __init__(self, turn: RealtimeResponseTurn, pacer: ReplyPacer) -> None:
         self.turn = turn
@@ -263,8 +268,9 @@ class RealtimeConnection:
                 "invalid_value", "Only realtime sessions are supported.", param="session.type"
             )
             return
+        previous = self._turn_detection()
         self.session = merge_session(self.session, update)
-        self._vad = self._make_vad()
+        self._refresh_vad(previous)
         await self.send({"type": "session.updated", "session": self.session})
 
     async def _item_create(self, event: dict[str, Any]) -> None:
@@ -434,15 +440,26 @@ class RealtimeConnection:
         return detection if isinstance(detection, Mapping) else None
 
     def _make_vad(self) -> EnergyVad | None:
+        """An energy gate standing in for `server_vad`/`semantic_vad`; None when turned off.
+
+        OpenAI's `threshold` (0..1, default 0.5) maps to an RMS gate of 0.04 x threshold, so the
+        default gate is 0.02 of full scale (about -34 dBFS): speech from espeak-ng through a
+        virtual microphone passes, room noise and silence do not.
+        """
         detection = self._turn_detection()
         if detection is None:
             return None
-        threshold = detection.get("threshold")
+        threshold = _setting(detection, "threshold", 0.5)
         return EnergyVad(
-            rms_threshold=0.04 * (0.5 if threshold is None else float(threshold)),
-            prefix_padding_ms=int(detection.get("prefix_padding_ms") or 300),
-            silence_duration_ms=int(detection.get("silence_duration_ms") or 500),
+            rms_threshold=0.04 * float(threshold),
+            prefix_padding_ms=int(_setting(detection, "prefix_padding_ms", 300)),
+            silence_duration_ms=int(_setting(detection, "silence_duration_ms", 500)),
         )
+
+    def _refresh_vad(self, previous: Mapping[str, Any] | None) -> None:
+        """Rebuild the VAD only if turn detection changed, so its audio clock keeps running."""
+        if self._turn_detection() != previous:
+            self._vad = self._make_vad()
 
     async def _on_vad(self, vad_event: VadEvent) -> None:
         detection = self._turn_detection() or {}

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, overload
 
+from tests.fakes.openai_audio import pcm_duration_ms, pcm_rms
 from tests.fakes.openai_wire import WireKind, WireValidationError, WireValidator
 
 T = TypeVar("T")
@@ -97,6 +98,7 @@ class RecordList(Generic[T]):
         return await asyncio.to_thread(self.wait_for, predicate, count=count, timeout=timeout)
 
 
+FailureKind = Literal["wire", "brain"]
 RequestOutcome = Literal["pending", "completed", "rejected", "client_disconnected", "failed"]
 
 
@@ -140,7 +142,7 @@ class ServerFailure:
     The `openai_server` fixture fails the test if any are recorded.
     """
 
-    kind: Literal["wire", "brain", "protocol"]
+    kind: FailureKind
     detail: str
     payload: Any = None
 
@@ -170,7 +172,7 @@ class RealtimeConnectionRecord:
     client_events: RecordList[dict[str, Any]] = field(default_factory=RecordList)
     server_events: RecordList[dict[str, Any]] = field(default_factory=RecordList)
     truncations: RecordList[Truncation] = field(default_factory=RecordList)
-    input_audio: bytearray = field(default_factory=bytearray)
+    input_audio: bytearray = field(default_factory=bytearray, repr=False)
     close_code: int | None = None
     closed: threading.Event = field(default_factory=threading.Event)
 
@@ -178,6 +180,16 @@ class RealtimeConnectionRecord:
     def input_audio_bytes(self) -> int:
         """Total decoded bytes of `input_audio_buffer.append` audio received (PCM16 24 kHz)."""
         return len(self.input_audio)
+
+    @property
+    def input_audio_ms(self) -> int:
+        """How much microphone audio the client streamed, in milliseconds."""
+        return pcm_duration_ms(bytes(self.input_audio))
+
+    @property
+    def input_audio_rms(self) -> float:
+        """Level of all streamed audio, 0.0 (digital silence) to 1.0 (full scale)."""
+        return pcm_rms(bytes(self.input_audio))
 
     def client_event_types(self) -> list[str]:
         return [str(event.get("type")) for event in self.client_events]
@@ -232,5 +244,5 @@ class WireLog:
         request.outcome = outcome
         self.requests.notify_changed()
 
-    def fail(self, kind: Literal["wire", "brain", "protocol"], detail: str, payload: Any) -> None:
+    def fail(self, kind: FailureKind, detail: str, payload: Any) -> None:
         self.failures.append(ServerFailure(kind, detail, payload))

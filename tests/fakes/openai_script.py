@@ -1,4 +1,4 @@
-"""Test-side controls of the fake OpenAI server: holding replies and scripting API errors.
+"""The fake OpenAI server's script: the brain, pacing, held replies, scripted API errors.
 
 A test thread calls these while the server's own thread streams replies, so each control is
 thread-safe: the test sets a `threading` primitive, the server loop is woken with

@@ -51,13 +51,14 @@ DEFAULT_MODELS = ("gpt-5-mini", "gpt-4.1", "gpt-4o-mini", "gpt-realtime", "gpt-r
 class ScriptedOpenAIServer:
     """The fake OpenAI API. Start it with `with` (or `start()`/`stop()`).
 
-    Records, all thread-safe and waitable (`.wait_for(...)`):
+    Records, all thread-safe and waitable (`.wait_for(...)`, `.wait_for_async(...)`):
       requests        every HTTP request / WebSocket handshake (`RecordedRequest`)
+      asked           every `ModelRequest` the brain answered, on any API
       emitted         every event, chunk or body sent, as dicts
       emitted_events  the same with the SDK type each was validated as (`EmittedEvent`)
       realtime        one `RealtimeConnectionRecord` per Realtime connection
       failures        what the fake itself got wrong (must stay empty)
-      client_event_problems  Realtime client events the SDK types reject
+      client_event_problems  Realtime client events the SDK types reject (refused with an error)
     """
 
     def __init__(

@@ -618,7 +618,10 @@ async def test_realtime_server_vad_turn_from_streamed_audio(
         e.delta for e in events if e.type == "response.output_audio_transcript.delta"
     )
     assert transcript == "You said: what is the weather in Paris"
-    assert openai_server.realtime[0].input_audio_bytes == len(speech)
+    record = openai_server.realtime[0]
+    assert record.input_audio_bytes == len(speech)
+    assert record.input_audio_ms == 1700
+    assert 0.15 < record.input_audio_rms < 0.25  # a 0.4 sine (rms 0.28) for 800 of 1700 ms
 
 
 async def test_realtime_cancel_then_truncate_at_what_was_heard(
@@ -668,6 +671,25 @@ async def test_realtime_cancel_then_truncate_at_what_was_heard(
         ("user", "tell me a long story"),
         ("assistant", ""),
     ]
+
+
+async def test_realtime_barge_in_cancels_the_reply_with_turn_detected(
+    openai_server: ScriptedOpenAIServer,
+) -> None:
+    gate = openai_server.hold_next_replies(after_deltas=1)
+    client = async_client(openai_server)
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        await connection.conversation.item.create(item=user_text("read me the news"))
+        await connection.response.create()
+        await gate.wait_reached_async()
+        speech = tone(200, amplitude=0.5)
+        await connection.input_audio_buffer.append(audio=base64.b64encode(speech).decode())
+        events = await events_until(connection, "response.done")
+
+    types = [event.type for event in events]
+    assert "input_audio_buffer.speech_started" in types
+    done = events[-1].response
+    assert (done.status, done.status_details.reason) == ("cancelled", "turn_detected")
 
 
 async def test_realtime_unknown_client_event_gets_an_error(
