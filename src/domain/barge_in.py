@@ -51,6 +51,7 @@ class BargeInDetector:
         self._onset_run = 0
         self._speech_ms = 0
         self._silence_run = 0
+        self._rearm = False
 
     @property
     def paused(self) -> bool:
@@ -66,6 +67,10 @@ class BargeInDetector:
         return self._judge(speech)
 
     def _watch(self, speech: bool, assistant_audible: bool) -> BargeInAction | None:
+        if self._rearm:
+            # The speech that interrupted is the user's turn: watch again once it pauses.
+            self._rearm = speech
+            return None
         if not (speech and assistant_audible):
             self._onset_run = 0
             return None
@@ -83,6 +88,7 @@ class BargeInDetector:
             self._silence_run = 0
             if self._speech_ms >= self.settings.confirm_ms:
                 self.reset()
+                self._rearm = True
                 return BargeInAction.INTERRUPT
             return None
         self._silence_run += self.frame_ms

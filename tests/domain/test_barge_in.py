@@ -54,7 +54,9 @@ def test_pauses_in_real_speech_do_not_release_it() -> None:
 def test_after_a_decision_the_detector_watches_again() -> None:
     detector = BargeInDetector(BargeInSettings(onset_ms=20, confirm_ms=100, release_ms=50))
     first = run(detector, "s" * 12)
-    second = run(detector, "s" * 4 + "." * 6)
+    # The interrupting speech is the user's turn: it must pause before the detector re-arms.
+    assert run(detector, "s" * 30) == []
+    second = run(detector, "." + "s" * 4 + "." * 6)
     assert [a for _, a in first] == [A.PAUSE, A.INTERRUPT]
     assert [a for _, a in second] == [A.PAUSE, A.RESUME]
 
