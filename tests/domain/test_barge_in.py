@@ -10,12 +10,17 @@ A = BargeInAction
 
 
 def run(detector: BargeInDetector, pattern: str, audible: bool = True) -> list[tuple[int, A]]:
-    """Feed a frame pattern ('s' speech, '.' silence); return (frame index, action) pairs."""
+    """Feed a frame pattern ('s' speech, '.' silence); return (frame index, action) pairs.
+
+    As in the app, the assistant falls silent (playback flushed) once an interruption is real.
+    """
     out = []
     for i, ch in enumerate(pattern):
         action = detector.on_frame(ch == "s", audible)
         if action is not None:
             out.append((i, action))
+            if action is A.INTERRUPT:
+                audible = False
     return out
 
 
