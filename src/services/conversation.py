@@ -19,7 +19,7 @@ from src.domain.history import Conversation, ToolCall, Turn, TurnStatus, new_id
 from src.domain.state import ConversationState, ConversationStateMachine
 from src.events.base import Event
 from src.events.bus import EventBus
-from src.events.commands import CancelTurn, SubmitText
+from src.events.commands import CancelTurn, NewConversation, ResumeConversation, SubmitText
 from src.events.conversation import (
     AssistantMessageCompleted,
     AssistantTextDelta,
@@ -37,7 +37,7 @@ from src.events.conversation import (
 )
 from src.events.tasks import TaskOwner
 from src.services.model_errors import ModelError
-from src.services.storage import HistoryStore
+from src.services.storage import HistoryStore, StorageError
 from src.services.text_runner import UNHANDLED_TOOL, RunFinished
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,9 @@ class ConversationService:
         self._followups = followups
         self.state = state or ConversationStateMachine()
         self._tasks = TaskOwner("conversation")
-        self._queue: asyncio.Queue[SubmitText] = asyncio.Queue()
+        self._queue: asyncio.Queue[SubmitText | NewConversation | ResumeConversation] = (
+            asyncio.Queue()
+        )
         self._current: asyncio.Task[None] | None = None
         self.conversation: Conversation | None = None
         self._pending_state: list[StateChanged] = []
@@ -109,7 +111,11 @@ class ConversationService:
         return conv
 
     async def start(self) -> None:
-        self._bus.subscribe(SubmitText, self._queue.put, name="conversation.submit")
+        self._bus.subscribe(
+            SubmitText | NewConversation | ResumeConversation,
+            self._queue.put,
+            name="conversation.commands",
+        )
         self._bus.subscribe(CancelTurn, self._on_cancel, name="conversation.cancel")
         self._tasks.spawn(self._worker(), "turns")
 
@@ -127,6 +133,9 @@ class ConversationService:
     async def _worker(self) -> None:
         while True:
             command = await self._queue.get()
+            if not isinstance(command, SubmitText):
+                await self._switch(command)
+                continue
             task = asyncio.get_running_loop().create_task(
                 self._run_turn(command.text), name="conversation:turn"
             )
@@ -140,6 +149,19 @@ class ConversationService:
                 raise
             finally:
                 self._current = None
+
+    async def _switch(self, command: NewConversation | ResumeConversation) -> None:
+        """Change the current conversation between turns (queued behind any running turn)."""
+        if isinstance(command, NewConversation):
+            await self.open()
+            return
+        try:
+            if command.conversation_id == "latest":
+                await self.open(resume_latest=True)
+            else:
+                await self.open(command.conversation_id)
+        except StorageError as exc:
+            await self._bus.publish(ErrorReported(source="history", message=str(exc)))
 
     async def _run_turn(self, text: str) -> None:
         conv = self.conversation

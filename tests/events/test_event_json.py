@@ -3,30 +3,38 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
+import pkgutil
 import typing
 
 import pytest
 
-import src.events.commands
-import src.events.conversation
-import src.events.voice  # noqa: F401  (registers the voice events)
+import src.events
 from src.events.base import Event, EventDecodeError, event_from_json, event_types
 from src.events.conversation import FollowUpsSuggested, ToolCallStarted
 
 SAMPLES: dict[type, object] = {str: "x", int: 3, float: 1.5, bool: True}
+
+# Import every event module so that every event class is registered.
+for _module in pkgutil.iter_modules(src.events.__path__):
+    importlib.import_module(f"src.events.{_module.name}")
 
 
 def _sample(cls: type[Event]) -> Event:
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, object] = {}
     for f in dataclasses.fields(cls):
-        if f.name in ("type", "ts") or f.default is not dataclasses.MISSING:
+        if f.name in ("type", "ts"):
+            continue
+        if f.default is not dataclasses.MISSING and typing.get_origin(hints[f.name]) is not dict:
             continue
         hint = hints[f.name]
         origin = typing.get_origin(hint)
         if origin is tuple:
             kwargs[f.name] = ("a", "b")
+        elif origin is dict:
+            kwargs[f.name] = {"limit": 3, "nested": {"a": [1, 2]}}
         elif origin is typing.Literal:
             kwargs[f.name] = typing.get_args(hint)[0]
         else:
