@@ -183,24 +183,74 @@ def resolve_api_key(secrets_factory: Callable[[], Any]) -> tuple[str | None, str
     return None, None
 
 
-async def run_text_mode(core: Core, args: argparse.Namespace, api_key: str, secrets: Any) -> int:
+@dataclass
+class HarkCore:
+    """The running assistant without a front end: the bus and the services behind it.
+
+    Front ends (line mode, the TUI, the socket) attach to ``bus`` and nothing else. Tests
+    build the same object with ``build_core`` so they exercise the real wiring.
+    """
+
+    settings: Any
+    bus: Any
+    store: Any
+    conversation: Any
+    queries: Any
+    orchestrator: Any
+    runner: Any
+    http: Any
+
+    def status(self) -> dict[str, Any]:
+        conv = self.conversation.conversation
+        return {
+            "state": self.conversation.state.state.value,
+            "conversation": {"id": conv.id, "title": conv.title} if conv else None,
+            "model": self.settings.api.model,
+            "backend": self.settings.api.backend,
+            "version": __version__,
+        }
+
+    def tools(self) -> list[dict[str, Any]]:
+        catalog: list[dict[str, Any]] = self.orchestrator.tool_catalog()
+        return catalog
+
+    def connections(self) -> list[dict[str, Any]]:
+        catalog: list[dict[str, Any]] = self.orchestrator.connection_catalog()
+        return catalog
+
+    async def start(self, resume: str | None = None) -> None:
+        interrupted = self.store.mark_interrupted_turns()
+        if interrupted:
+            log.info("marked %d unfinished turns from a previous run as interrupted", interrupted)
+        await self.conversation.start()
+        await self.queries.start()
+        if resume == "latest":
+            await self.conversation.open(resume_latest=True)
+        else:
+            await self.conversation.open(resume)
+
+    async def close(self) -> None:
+        await self.conversation.close()
+        await self.bus.close()
+        await self.http.aclose()
+        self.store.close()
+
+
+def build_core(settings: Any, api_key: str, secrets: Any = None) -> HarkCore:
+    """The one factory: every service, wired to one bus, from settings and the OpenAI key."""
     import httpx
 
     from src.connectors.base import ConnectorContext
     from src.connectors.orchestrator import Orchestrator
     from src.connectors.registry import discover
     from src.events.bus import EventBus
-    from src.presentation.line_mode import LineMode
     from src.services.conversation import ConversationService
     from src.services.openai_client import make_openai_client
-    from src.services.storage import HistoryStore, StorageError
+    from src.services.queries import QueryService
+    from src.services.storage import HistoryStore
     from src.services.text_runner import TextTurnRunner
 
-    settings = core.settings
-    try:
-        store = HistoryStore(Path(settings.storage.database))
-    except StorageError as exc:
-        raise UsageError(str(exc)) from None
+    store = HistoryStore(Path(settings.storage.database))
     bus = EventBus()
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(15.0, connect=5.0),
@@ -218,18 +268,26 @@ async def run_text_mode(core: Core, args: argparse.Namespace, api_key: str, secr
     runner = TextTurnRunner(
         lambda: make_openai_client(settings.api, api_key), settings.api, orchestrator
     )
-    service = ConversationService(bus, store, runner, followups=orchestrator.followups)
-    interrupted = store.mark_interrupted_turns()
-    if interrupted:
-        log.info("marked %d unfinished turns from a previous run as interrupted", interrupted)
-    front = LineMode(bus)
+    conversation = ConversationService(bus, store, runner, followups=orchestrator.followups)
+    core = HarkCore(settings, bus, store, conversation, None, orchestrator, runner, http)
+    core.queries = QueryService(
+        bus, store, status=core.status, tools=core.tools, connections=core.connections
+    )
+    return core
+
+
+async def run_text_mode(core: Core, args: argparse.Namespace, api_key: str, secrets: Any) -> int:
+    from src.presentation.line_mode import LineMode
+    from src.services.storage import StorageError
+
     try:
-        await service.start()
-        if args.resume == "latest":
-            await service.open(resume_latest=True)
-        else:
-            await service.open(args.resume)
-        warm = asyncio.get_running_loop().run_in_executor(None, runner.warm_up)
+        hark = build_core(core.settings, api_key, secrets)
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+    front = LineMode(hark.bus)
+    try:
+        await hark.start(args.resume)
+        warm = asyncio.get_running_loop().run_in_executor(None, hark.runner.warm_up)
         code = await front.run()
         with contextlib.suppress(Exception):
             await warm
@@ -237,10 +295,7 @@ async def run_text_mode(core: Core, args: argparse.Namespace, api_key: str, secr
     except StorageError as exc:
         raise UsageError(str(exc)) from None
     finally:
-        await service.close()
-        await bus.close()
-        await http.aclose()
-        store.close()
+        await hark.close()
 
 
 def command_keys(core: Core, args: argparse.Namespace) -> int:

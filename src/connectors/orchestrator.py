@@ -147,6 +147,34 @@ class Orchestrator:
             )
         return out
 
+    def tool_catalog(self) -> list[dict[str, Any]]:
+        """Every tool with its connector and whether it has side effects (for UIs, the socket)."""
+        return [
+            {
+                "name": tool.name,
+                "connector": connector.name,
+                "description": (tool.func.__doc__ or "").strip().split("\n")[0],
+                "side_effect": tool.side_effect,
+            }
+            for connector, tool in self._tooldefs.values()
+        ]
+
+    def connection_catalog(self) -> list[dict[str, Any]]:
+        """Each connector, the secrets it needs, and whether they are all stored."""
+        secrets = self._context.secrets
+        out = []
+        for c in self.connectors:
+            missing = [s for s in c.requires_secrets if secrets is None or not secrets.get(s)]
+            out.append(
+                {
+                    "name": c.name,
+                    "title": c.title,
+                    "requires": list(c.requires_secrets),
+                    "connected": not missing,
+                }
+            )
+        return out
+
     def side_effect(self, tool: str) -> bool:
         entry = self._tooldefs.get(tool)
         return bool(entry and entry[1].side_effect)
