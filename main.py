@@ -199,6 +199,7 @@ class HarkCore:
     orchestrator: Any
     runner: Any
     http: Any
+    approvals: Any = None
 
     def status(self) -> dict[str, Any]:
         conv = self.conversation.conversation
@@ -224,6 +225,7 @@ class HarkCore:
             log.info("marked %d unfinished turns from a previous run as interrupted", interrupted)
         await self.conversation.start()
         await self.queries.start()
+        await self.approvals.start()
         if resume == "latest":
             await self.conversation.open(resume_latest=True)
         else:
@@ -244,14 +246,23 @@ def build_core(settings: Any, api_key: str, secrets: Any = None) -> HarkCore:
     from src.connectors.orchestrator import Orchestrator
     from src.connectors.registry import discover
     from src.events.bus import EventBus
+    from src.services.approvals import AlwaysAllowFile, ApprovalService
     from src.services.conversation import ConversationService
     from src.services.openai_client import make_openai_client
     from src.services.queries import QueryService
     from src.services.storage import HistoryStore
     from src.services.text_runner import TextTurnRunner
 
-    store = HistoryStore(Path(settings.storage.database))
+    database = Path(settings.storage.database)
+    store = HistoryStore(database)
     bus = EventBus()
+    always = AlwaysAllowFile(database.parent / "always_allow.json")
+    approvals = ApprovalService(
+        bus,
+        always_allowed={*settings.connectors.always_allow, *always.load()},
+        persist_always=always.save,
+        timeout=settings.connectors.approval_timeout_seconds,
+    )
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(15.0, connect=5.0),
         headers={"User-Agent": f"Hark/{__version__} (desktop assistant)"},
@@ -263,13 +274,18 @@ def build_core(settings: Any, api_key: str, secrets: Any = None) -> HarkCore:
         endpoints=settings.connectors.endpoints,
     )
     orchestrator = Orchestrator(
-        discover(), context, tool_timeout=settings.connectors.tool_timeout_seconds
+        discover(),
+        context,
+        tool_timeout=settings.connectors.tool_timeout_seconds,
+        approver=approvals,
     )
     runner = TextTurnRunner(
         lambda: make_openai_client(settings.api, api_key), settings.api, orchestrator
     )
     conversation = ConversationService(bus, store, runner, followups=orchestrator.followups)
-    core = HarkCore(settings, bus, store, conversation, None, orchestrator, runner, http)
+    core = HarkCore(
+        settings, bus, store, conversation, None, orchestrator, runner, http, approvals
+    )
     core.queries = QueryService(
         bus, store, status=core.status, tools=core.tools, connections=core.connections
     )

@@ -131,6 +131,12 @@ class ConnectorSettings(_Section):
     """Let the web reader open localhost and private-network addresses."""
     tool_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     """How long one tool call may run."""
+    notes_dir: Path | None = None
+    """Where local notes are kept as Markdown files; notes/ in the data directory by default."""
+    always_allow: list[str] = Field(default_factory=list)
+    """Side-effecting tools that run without asking (also grown by answering "always")."""
+    approval_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
+    """How long a side-effecting tool waits for an answer before it is refused."""
 
     @field_validator("timezone")
     @classmethod
@@ -175,6 +181,7 @@ class Settings(BaseSettings):
         self.storage.database = self.storage.database or paths.database
         self.socket.path = self.socket.path or paths.socket
         self.secrets.file = self.secrets.file or paths.secrets_file
+        self.connectors.notes_dir = self.connectors.notes_dir or paths.data_dir / "notes"
         return self
 
     @classmethod

@@ -59,12 +59,17 @@ class ToolDef:
 
     ``func`` is an async function with typed parameters and a docstring (the SDK derives the
     JSON schema from them). ``progress`` is a template over the tool's arguments, e.g.
-    ``"Checking the weather in {location}..."``.
+    ``"Checking the weather in {location}..."``. A tool that sends, posts, buys, trades,
+    creates or deletes sets ``side_effect`` and a ``readback``: it then runs only after the
+    user approves.
     """
 
     func: ToolFunction
     progress: str
     side_effect: bool = False
+    readback: str = ""
+    """For side-effecting tools: exactly what will happen, over the arguments, e.g.
+    ``"Send to {to}, subject '{subject}': {body}"``. The user approves after hearing it."""
 
     @property
     def name(self) -> str:

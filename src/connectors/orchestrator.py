@@ -11,17 +11,20 @@ The agents SDK is imported only when the agents are first built (see ``root_agen
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import logging
 import string
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from src.connectors.base import (
     Connector,
     ConnectorContext,
     ConnectorError,
     ToolDef,
+    ToolFunction,
     render_progress,
 )
 from src.domain.history import ToolCall
@@ -30,6 +33,7 @@ from src.services.text_runner import TOOL_ERROR_PREFIX, UNHANDLED_TOOL
 log = logging.getLogger(__name__)
 
 ROOT_NAME = "orchestrator"
+DECLINED = "The user did not approve this action, so nothing was done."
 MAX_FOLLOWUPS = 3
 
 HANDOFF_FRAMEWORK = """\
@@ -67,6 +71,12 @@ the problem plainly without the marker. If the request needs another specialist,
 the orchestrator."""
 
 
+class Approver(Protocol):
+    """Asks the user before a side-effecting tool runs (``src.services.approvals``)."""
+
+    async def request(self, tool: str, agent: str, readback: str, arguments: str) -> bool: ...
+
+
 class Orchestrator:
     """Builds the agent graph from connectors and answers the runner's questions about tools."""
 
@@ -76,10 +86,12 @@ class Orchestrator:
         context: ConnectorContext,
         *,
         tool_timeout: float = 20.0,
+        approver: Approver | None = None,
     ) -> None:
         self.connectors = list(connectors)
         self._context = context
         self._tool_timeout = tool_timeout
+        self._approver = approver
         self._tooldefs: dict[str, tuple[Connector, ToolDef]] = {}
         for connector in self.connectors:
             for tool in connector.build_tools(context):
@@ -194,8 +206,16 @@ class Orchestrator:
         if not isinstance(args, dict):
             return False, f"{TOOL_ERROR_PREFIX} The arguments for {tool} must be an object."
         try:
+            inspect.signature(entry[1].func).bind(**args)
+        except TypeError:
+            log.warning("tool %s called with unexpected arguments", tool)
+            return False, f"{TOOL_ERROR_PREFIX} {tool} was called with the wrong arguments."
+        guarded = self._guarded(entry[0], entry[1])
+        try:
+            if entry[1].side_effect:  # the user's answer is not bound by the tool timeout
+                return True, await guarded(**args)
             async with asyncio.timeout(self._tool_timeout):
-                return True, await entry[1].func(**args)
+                return True, await guarded(**args)
         except ConnectorError as exc:
             return False, f"{TOOL_ERROR_PREFIX} {exc.message}"
         except TimeoutError:
@@ -206,6 +226,38 @@ class Orchestrator:
         except Exception as exc:
             log.error("tool %s failed unexpectedly", tool, exc_info=exc)
             return False, f"{TOOL_ERROR_PREFIX} {tool} failed unexpectedly."
+
+    def _guarded(self, connector: Connector, tool: ToolDef) -> ToolFunction:
+        """The tool's function, made to wait for the user's approval if it has side effects.
+
+        The wrapper keeps the signature and docstring (``functools.wraps``), so the agents
+        SDK derives the same schema; without an approver a side-effecting tool never runs.
+        """
+        if not tool.side_effect:
+            return tool.func
+        func = tool.func
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        async def guarded(*args: Any, **kwargs: Any) -> str:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            template = tool.readback or f"Run {tool.name} with {{arguments}}"
+            readback = render_progress(template, {**arguments, "arguments": arguments})
+            if self._approver is None:
+                return (
+                    f"{TOOL_ERROR_PREFIX} {tool.name} needs the user's approval, "
+                    "and there is no way to ask for it here."
+                )
+            approved = await self._approver.request(
+                tool.name, connector.name, readback, json.dumps(arguments, ensure_ascii=False)
+            )
+            if not approved:
+                return DECLINED
+            return await func(*args, **kwargs)
+
+        return guarded
 
     def instructions(self) -> str:
         roster = "\n".join(f"- {c.name}: {c.description}" for c in self.connectors)
@@ -229,7 +281,7 @@ class Orchestrator:
         for connector in self.connectors:
             tools: list[Tool] = [
                 function_tool(
-                    tool.func,
+                    self._guarded(c, tool),
                     failure_error_function=failure,
                     timeout=self._tool_timeout,
                 )

@@ -20,8 +20,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from src.events.approvals import ApprovalRequested
 from src.events.bus import EventBus
-from src.events.commands import CancelTurn, SubmitText
+from src.events.commands import CancelTurn, ResolveApproval, SubmitText
 from src.events.conversation import (
     AssistantMessageCompleted,
     AssistantTextDelta,
@@ -38,6 +39,14 @@ from src.events.conversation import (
 
 PROMPT = "you> "
 QUIT_WORDS = {"/quit", "/exit", ":q"}
+APPROVAL_ANSWERS = {
+    "y": "approve",
+    "yes": "approve",
+    "n": "reject",
+    "no": "reject",
+    "a": "always",
+    "always": "always",
+}
 
 
 @dataclass
@@ -58,6 +67,8 @@ class _LineReader:
         self._loop = loop
         self._io = io
         self._want = threading.Event()
+        self._prompt = PROMPT
+        self._ended = False
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._thread = threading.Thread(target=self._run, name="hark-stdin", daemon=True)
         self._thread.start()
@@ -71,7 +82,7 @@ class _LineReader:
             self._want.clear()
             try:
                 if self._io.interactive and self._io.stdin is sys.stdin:
-                    line: str | None = input(PROMPT)
+                    line: str | None = input(self._prompt)
                 else:
                     raw = self._io.stdin.readline()
                     line = raw.rstrip("\r\n") if raw else None
@@ -83,9 +94,14 @@ class _LineReader:
             if line is None:
                 return
 
-    async def next_line(self) -> str | None:
+    async def next_line(self, prompt: str = PROMPT) -> str | None:
+        if self._ended:
+            return None  # the reader thread has finished: input is over for good
+        self._prompt = prompt
         self._want.set()
-        return await self._lines.get()
+        line = await self._lines.get()
+        self._ended = line is None
+        return line
 
 
 class LineMode:
@@ -93,6 +109,7 @@ class LineMode:
         self._bus = bus
         self._io = io or LineModeIO()
         self._turn_done = asyncio.Event()
+        self._approvals: asyncio.Queue[ApprovalRequested] = asyncio.Queue()
         self._in_turn = False
         self._at_line_start = True
         self._streamed = False
@@ -153,9 +170,43 @@ class LineMode:
             self._io.stderr.write(f"hark: {event.message}\n")
             self._io.stderr.flush()
             self._finish_turn()
+        elif isinstance(event, ApprovalRequested):
+            self._approvals.put_nowait(event)
         elif isinstance(event, ErrorReported):
             self._io.stderr.write(f"hark: {event.message}\n")
             self._io.stderr.flush()
+
+    async def _wait_for_turn(self, reader: _LineReader) -> None:
+        """Wait for the answer, asking the user about any side-effecting tool on the way."""
+        done = asyncio.ensure_future(self._turn_done.wait())
+        try:
+            while not done.done():
+                asking = asyncio.ensure_future(self._approvals.get())
+                await asyncio.wait({done, asking}, return_when=asyncio.FIRST_COMPLETED)
+                if not asking.done():
+                    asking.cancel()
+                    break
+                await self._ask_approval(reader, asking.result())
+        finally:
+            done.cancel()
+
+    async def _ask_approval(self, reader: _LineReader, request: ApprovalRequested) -> None:
+        self._end_answer()
+        self._io.stdout.write(f"Hark wants to: {request.readback}\n")
+        self._io.stdout.flush()
+        decision: str | None = None
+        while decision is None:
+            line = await reader.next_line("Approve? [y]es / [n]o / [a]lways for this tool: ")
+            if line is None:
+                decision = "reject"  # end of input is never consent
+                break
+            decision = APPROVAL_ANSWERS.get(line.strip().lower())
+            if decision is None:
+                self._io.stdout.write("Please answer y, n or a.\n")
+        self._at_line_start = True
+        await self._bus.publish(
+            ResolveApproval(approval_id=request.approval_id, decision=decision)  # type: ignore[arg-type]
+        )
 
     def _finish_turn(self) -> None:
         self._in_turn = False
@@ -186,6 +237,7 @@ class LineMode:
                 TurnCancelled,
                 TurnFailed,
                 ErrorReported,
+                ApprovalRequested,
             ),
             self._render,
             name="line_mode",
@@ -209,7 +261,7 @@ class LineMode:
                 self._turn_done.clear()
                 self._in_turn = True
                 await self._bus.publish(SubmitText(text=text))
-                await self._turn_done.wait()
+                await self._wait_for_turn(reader)
         finally:
             if installed:
                 loop.remove_signal_handler(signal.SIGINT)

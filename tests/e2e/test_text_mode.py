@@ -189,3 +189,34 @@ def test_no_secret_reaches_any_file_or_output(
         data = path.read_bytes()
         assert secret.encode() not in data, f"secret found in {path}"
         assert secret[8:30].encode() not in data, f"part of the secret found in {path}"
+
+
+NOTES_BRAIN = RuleBrain(
+    [
+        Rule(r"note", "transfer_to_notes"),
+        Rule(r"note that (.+)", "create_note", lambda m: {"title": "Reminder", "text": m.group(1)}),
+    ],
+    answer="{output}",
+)
+
+
+@pytest.mark.parametrize(("answer", "saved"), [("y", True), ("n", False), ("", False)])
+def test_a_side_effect_asks_first_in_line_mode(
+    home: HarkHome, openai_server: ScriptedOpenAIServer, answer: str, saved: bool
+) -> None:
+    openai_server.brain = NOTES_BRAIN
+    # Piped: the line after the request answers the approval; end of input is never consent.
+    piped = "note that the keys are in the drawer\n" + (f"{answer}\n" if answer else "")
+    result = home.run(
+        "--text-only", input=piped, OPENAI_BASE_URL=openai_server.base_url, OPENAI_API_KEY=KEY
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Hark wants to: Save a note titled “Reminder”: the keys are in the drawer" in result.stdout
+    )
+    note = home.root / "data" / "notes" / "reminder.md"
+    assert note.exists() == saved
+    if saved:
+        assert "Saved the note “Reminder”." in result.stdout
+    else:
+        assert "nothing was done" in result.stdout
