@@ -195,31 +195,16 @@ class ConversationService:
             await self._bus.publish(TurnCancelled(conversation_id=conv.id, turn_id=turn.id))
             return
         except ModelError as exc:
-            turn.assistant_text = "".join(parts)
-            turn.error = exc.message
-            await self._end(turn, "failed")
-            self._store.record_error("model", exc.message, conv.id, turn.id)
-            await self._bus.publish(
-                TurnFailed(
-                    conversation_id=conv.id,
-                    turn_id=turn.id,
-                    message=exc.message,
-                    retryable=exc.retryable,
-                )
-            )
+            await self._fail(turn, parts, "model", exc.message, exc.message, exc.retryable)
             return
         except Exception as exc:
             log.exception("turn %s failed", turn.id)
-            turn.assistant_text = "".join(parts)
-            turn.error = f"internal error ({type(exc).__name__})"
-            await self._end(turn, "failed")
-            self._store.record_error("conversation", turn.error, conv.id, turn.id)
-            await self._bus.publish(
-                TurnFailed(
-                    conversation_id=conv.id,
-                    turn_id=turn.id,
-                    message="Something went wrong inside Hark; the details are in the log.",
-                )
+            await self._fail(
+                turn,
+                parts,
+                "conversation",
+                f"internal error ({type(exc).__name__})",
+                "Something went wrong inside Hark; the details are in the log.",
             )
             return
         await self._end(turn, "completed")
@@ -239,6 +224,29 @@ class ConversationService:
                 input_tokens=turn.usage.input_tokens,
                 output_tokens=turn.usage.output_tokens,
                 cost_usd=turn.usage.cost_usd,
+            )
+        )
+
+    async def _fail(
+        self,
+        turn: Turn,
+        parts: list[str],
+        source: str,
+        error: str,
+        message: str,
+        retryable: bool = False,
+    ) -> None:
+        """Store the failed turn with what was said so far, record the error, tell the user."""
+        turn.assistant_text = "".join(parts)
+        turn.error = error
+        await self._end(turn, "failed")
+        self._store.record_error(source, error, turn.conversation_id, turn.id)
+        await self._bus.publish(
+            TurnFailed(
+                conversation_id=turn.conversation_id,
+                turn_id=turn.id,
+                message=message,
+                retryable=retryable,
             )
         )
 
