@@ -1,3 +1,3 @@
 """Suite-wide fixtures: the scripted OpenAI server is available to every test."""
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.pulse"]

@@ -51,17 +51,26 @@ class RealtimeEventMapper:
         self.ignored: dict[str, int] = {}
 
     def map(self, frame: str | bytes | dict[str, Any]) -> list[Event | AudioOut]:
+        event = self.parse(frame)
+        return [] if event is None else self.map_event(event)
+
+    def parse(self, frame: str | bytes | dict[str, Any]) -> Any | None:
+        """The SDK's typed event for a raw frame, or None (logged) if it is not a valid one.
+
+        Callers that also need the typed event (the Realtime client tracks responses and
+        function calls from it) parse once and hand the result to ``map_event``.
+        """
         try:
             data = json.loads(frame) if isinstance(frame, str | bytes) else frame
         except (json.JSONDecodeError, UnicodeDecodeError):
             log.warning("realtime: dropped a frame that is not JSON")
-            return []
+            return None
         if not isinstance(data, dict):
             log.warning("realtime: dropped a frame that is not a JSON object")
-            return []
+            return None
         kind = str(data.get("type", "")).strip()
         try:
-            event = self._adapter.validate_python({**data, "type": kind})
+            return self._adapter.validate_python({**data, "type": kind})
         except ValueError as exc:
             log.info(
                 "realtime: skipped %r that the SDK types reject (%s errors)",
@@ -69,8 +78,11 @@ class RealtimeEventMapper:
                 getattr(exc, "error_count", lambda: "?")(),
             )
             self.ignored[kind] = self.ignored.get(kind, 0) + 1
-            return []
-        return self._map(kind, event)
+            return None
+
+    def map_event(self, event: Any) -> list[Event | AudioOut]:
+        """Bus events (and audio) for one event returned by ``parse``."""
+        return self._map(str(event.type), event)
 
     def _map(self, kind: str, ev: Any) -> list[Event | AudioOut]:
         if kind == "session.created":
