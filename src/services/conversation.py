@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from src.domain.history import Conversation, ToolCall, Turn, TurnStatus, new_id
@@ -53,6 +53,8 @@ class TurnStreamer(Protocol):
 
 
 FollowUps = Callable[[Sequence[ToolCall]], Sequence[str]]
+TextRouter = Callable[[str], Awaitable[bool]]
+"""Takes typed text instead of the text runner (a live voice session does); True if taken."""
 
 
 class ConversationService:
@@ -78,6 +80,8 @@ class ConversationService:
         self.conversation: Conversation | None = None
         self._pending_state: list[StateChanged] = []
         self.state.on_change(self._state_changed)
+        self.text_router: TextRouter | None = None
+        self.store = store
 
     def _state_changed(self, previous: ConversationState, current: ConversationState) -> None:
         self._pending_state.append(StateChanged(previous=previous.value, current=current.value))
@@ -87,6 +91,18 @@ class ConversationService:
         pending, self._pending_state = self._pending_state, []
         for event in pending:
             await self._bus.publish(event)
+
+    async def move(self, target: ConversationState) -> bool:
+        """Move the shared state machine if the move is legal; report whether it moved.
+
+        The voice path follows a server whose event order it does not control, so it asks
+        rather than forces: an impossible move is logged and skipped, never a crash.
+        """
+        if not self.state.can(target):
+            log.debug("state %s -> %s skipped", self.state.state.value, target.value)
+            return False
+        await self._move(target)
+        return True
 
     async def open(self, resume: str | None = None, *, resume_latest: bool = False) -> Conversation:
         """Start a new conversation, or continue a stored one with its context."""
@@ -135,6 +151,8 @@ class ConversationService:
             command = await self._queue.get()
             if not isinstance(command, SubmitText):
                 await self._switch(command)
+                continue
+            if self.text_router is not None and await self.text_router(command.text):
                 continue
             task = asyncio.get_running_loop().create_task(
                 self._run_turn(command.text), name="conversation:turn"

@@ -45,7 +45,12 @@ _ROLE_LABELS = {"user": "User", "assistant": "Assistant"}
 
 
 def turn_detection(mode: TurnDetectionMode) -> RealtimeAudioInputTurnDetectionParam | None:
-    """The ``audio.input.turn_detection`` value of a mode; None hands turns to the client."""
+    """The ``audio.input.turn_detection`` value of a mode; None hands turns to the client.
+
+    ``interrupt_response`` is off: the server would cut the assistant off at any sound,
+    "mhm" and coughs included. Hark decides barge-in locally (echo-cancelled audio, VAD and
+    the backchannel policy in ``src.domain.barge_in``) and cancels and truncates itself.
+    """
     if mode == "server_vad":
         return {
             "type": "server_vad",
@@ -53,14 +58,14 @@ def turn_detection(mode: TurnDetectionMode) -> RealtimeAudioInputTurnDetectionPa
             "prefix_padding_ms": 300,
             "silence_duration_ms": 500,
             "create_response": True,
-            "interrupt_response": True,
+            "interrupt_response": False,
         }
     if mode == "semantic_vad":
         return {
             "type": "semantic_vad",
             "eagerness": "auto",
             "create_response": True,
-            "interrupt_response": True,
+            "interrupt_response": False,
         }
     return None
 

@@ -81,6 +81,12 @@ class FakeAudioInput(AudioInput):
         self._state = "stopped"
         self._on_frame = None
 
+    def extend(self, audio: Int16Array) -> None:
+        """Queue more microphone audio after what is already there (the user speaks again)."""
+        pending = list(self._blocks)
+        self._exhausted = False
+        self._blocks = iter([*pending, audio.astype(np.int16)])
+
     def feed(self, frames: int | None = None) -> int:
         """Deliver the next ``frames`` frames (all that are left if None); returns how many.
 

@@ -1,0 +1,255 @@
+"""The voice loop: microphone to the Realtime API to the speaker, with barge-in.
+
+Capture path (event loop, one 10 ms frame at a time): echo canceller (the speaker signal as
+far-end reference) -> VAD -> barge-in policy -> turn-taking gate (mute, push-to-talk, client
+VAD) -> 24 kHz PCM16 -> one sender task -> Realtime client.
+Playback path (sound card thread): playback buffer -> speaker, each frame also handed to the
+echo canceller as the far-end reference, so the assistant never hears itself.
+
+Barge-in follows ``src.domain.barge_in``: speech onset while the assistant is audible pauses
+playback at once (the pull callback returns silence, nothing is discarded); a confirmed
+interruption flushes playback, cancels the live response and truncates the assistant's item
+at the milliseconds actually played; a backchannel resumes playback where it paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from src.domain.barge_in import BargeInAction, BargeInDetector
+from src.events.bus import EventBus
+from src.events.commands import (
+    PushToTalk,
+    SetMuted,
+    SetTurnDetection,
+    StartListening,
+    StopListening,
+)
+from src.events.conversation import ErrorReported
+from src.events.session import ListeningChanged, TurnDetectionChanged
+from src.events.tasks import TaskOwner
+from src.services.audio_io import AudioInput, AudioOutput
+from src.services.echo_canceller import EchoCanceller
+from src.services.pcm_frames import FrameAssembler
+from src.services.playback_buffer import PlaybackBuffer
+from src.services.realtime_session_config import TurnDetectionMode
+from src.services.resampler import Resampler
+from src.services.vad import SegmenterConfig, SpeechEdge, SpeechSegmenter, VoiceActivityDetector
+from src.services.voice_turns import VoiceTurnRecorder
+
+log = logging.getLogger(__name__)
+
+MODES: tuple[TurnDetectionMode, ...] = ("server_vad", "semantic_vad", "client_vad", "push_to_talk")
+
+
+class RealtimePort(Protocol):
+    """What the loop needs of ``RealtimeClient`` (a fake can stand in for it in tests)."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def send_audio(self, pcm24k: bytes) -> None: ...
+    async def commit_and_respond(self) -> bool: ...
+    async def clear_input(self) -> None: ...
+    async def send_text(self, text: str) -> None: ...
+    async def cancel_response(self) -> bool: ...
+    async def truncate(self, item_id: str, audio_end_ms: int) -> bool: ...
+    async def set_turn_detection(self, mode: TurnDetectionMode) -> None: ...
+
+
+class VoiceSession:
+    def __init__(
+        self,
+        bus: EventBus,
+        realtime: RealtimePort,
+        audio_in: AudioInput,
+        audio_out: AudioOutput,
+        playback: PlaybackBuffer,
+        echo: EchoCanceller,
+        vad: VoiceActivityDetector,
+        recorder: VoiceTurnRecorder,
+        *,
+        mode: TurnDetectionMode = "semantic_vad",
+        barge_in: BargeInDetector | None = None,
+        segmenter: SegmenterConfig | None = None,
+    ) -> None:
+        self._bus = bus
+        self._realtime = realtime
+        self._in = audio_in
+        self._out = audio_out
+        self._playback = playback
+        self._echo = echo
+        self._echo_lock = threading.Lock()  # render (audio thread) and capture (loop) meet here
+        self._vad = vad
+        self._recorder = recorder
+        self._mode: TurnDetectionMode = mode
+        self._barge_in = barge_in or BargeInDetector()
+        self._segmenter = SpeechSegmenter(segmenter or SegmenterConfig())
+        self._render_frames = FrameAssembler()
+        self._to_api = Resampler(48_000, 24_000, quality="LQ")
+        self._outgoing: asyncio.Queue[bytes] = asyncio.Queue(maxsize=500)
+        self._tasks = TaskOwner("voice")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listening = False
+        self._muted = False
+        self._ptt_down = False
+        self._paused = False  # barge-in pause: the speaker gets silence, the queue is kept
+        self._was_playing = False
+        self.frames_in = 0
+        self.interruptions = 0
+        self.false_interruptions = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._bus.subscribe(
+            StartListening | StopListening | SetMuted | PushToTalk | SetTurnDetection,
+            self._on_command,
+            name="voice.commands",
+        )
+        await self._recorder.start()
+        await self._realtime.start()
+        await self._out.start(self._pull)
+        await self._in.start(self._on_frame)
+        self._tasks.spawn(self._send_loop(), "send")
+        await self._set_listening(True)
+
+    async def close(self) -> None:
+        self._listening = False
+        await self._in.stop()
+        await self._out.stop()
+        await self._tasks.close()
+        await self._recorder.close()
+        await self._realtime.close()
+
+    @property
+    def mode(self) -> TurnDetectionMode:
+        return self._mode
+
+    async def send_text(self, text: str) -> bool:
+        """Typed text during a voice session joins the same spoken conversation."""
+        await self._recorder.typed(text)
+        await self._realtime.send_text(text)
+        return True
+
+    # -- commands from front ends ----------------------------------------------------------
+    async def _on_command(self, command: object) -> None:
+        if isinstance(command, StartListening):
+            await self._set_listening(True)
+        elif isinstance(command, StopListening):
+            await self._set_listening(False)
+        elif isinstance(command, SetMuted):
+            self._muted = command.muted
+            await self._announce_listening()
+        elif isinstance(command, PushToTalk):
+            await self._push_to_talk(command.pressed)
+        elif isinstance(command, SetTurnDetection):
+            await self._switch_mode(command.mode)
+
+    async def _set_listening(self, listening: bool) -> None:
+        self._listening = listening
+        if not listening:
+            await self._realtime.clear_input()
+        await self._recorder.listening(listening)
+        await self._announce_listening()
+
+    async def _announce_listening(self) -> None:
+        await self._bus.publish(ListeningChanged(listening=self._listening, muted=self._muted))
+
+    async def _push_to_talk(self, pressed: bool) -> None:
+        if self._mode != "push_to_talk":
+            return
+        was_down, self._ptt_down = self._ptt_down, pressed
+        if was_down and not pressed:
+            await self._realtime.commit_and_respond()
+
+    async def _switch_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            await self._bus.publish(
+                ErrorReported(source="voice", message=f"Unknown turn-taking mode {mode!r}.")
+            )
+            return
+        self._mode = mode
+        self._ptt_down = False
+        self._segmenter.reset()
+        await self._realtime.set_turn_detection(self._mode)
+        await self._bus.publish(TurnDetectionChanged(mode=self._mode))
+
+    # -- capture path (event loop) ---------------------------------------------------------
+    def _on_frame(self, frame: npt.NDArray[np.int16]) -> None:
+        self.frames_in += 1
+        with self._echo_lock:
+            clean = self._echo.process_capture(frame)
+        speech = self._vad.is_speech(clean)
+        audible = self._playback.is_playing and not self._paused
+        action = self._barge_in.on_frame(speech, audible)
+        if action is not None:
+            self._act(action)
+        if not self._listening or self._muted:
+            return
+        if self._mode == "push_to_talk" and not self._ptt_down:
+            return
+        if self._mode == "client_vad":
+            edge = self._segmenter.update(1.0 if speech else 0.0)
+            if edge is SpeechEdge.STOP:
+                self._tasks.spawn(self._realtime.commit_and_respond(), "commit")
+        pcm = self._to_api.process(clean)
+        if pcm.size:
+            try:
+                self._outgoing.put_nowait(pcm.tobytes())
+            except asyncio.QueueFull:
+                log.warning("the Realtime link is not keeping up; dropped 10 ms of microphone")
+
+    def _act(self, action: BargeInAction) -> None:
+        if action is BargeInAction.PAUSE:
+            self._paused = True
+        elif action is BargeInAction.RESUME:
+            self._paused = False
+            self.false_interruptions += 1
+        else:
+            self.interruptions += 1
+            self._tasks.spawn(self._interrupt(), "interrupt")
+
+    async def _interrupt(self) -> None:
+        result = self._playback.flush()
+        self._paused = False
+        await self._realtime.cancel_response()
+        if result.item_id is not None:
+            await self._realtime.truncate(result.item_id, result.played_ms)
+        await self._recorder.interrupted()
+
+    async def _send_loop(self) -> None:
+        while True:
+            chunk = await self._outgoing.get()
+            try:
+                await self._realtime.send_audio(chunk)
+            finally:
+                self._outgoing.task_done()
+
+    async def drain_outgoing(self) -> None:
+        """Wait until every captured frame so far has been handed to the Realtime client."""
+        await self._outgoing.join()
+
+    # -- playback path (sound card thread) -------------------------------------------------
+    def _pull(self, n: int) -> npt.NDArray[np.int16]:
+        out = np.zeros(n, dtype=np.int16) if self._paused else self._playback.read(n)
+        with self._echo_lock:
+            for frame in self._render_frames.push(out):
+                self._echo.process_render(frame)
+        playing = self._playback.is_playing and not self._paused
+        if playing != self._was_playing and self._loop is not None:
+            self._was_playing = playing
+            asyncio.run_coroutine_threadsafe(self._recorder.playback_changed(playing), self._loop)
+        return out
+
+    # -- the Realtime client's audio sinks ---------------------------------------------------
+    def on_audio(self, item_id: str, pcm24k: bytes) -> None:
+        self._playback.push(item_id, pcm24k)
+
+    def on_audio_end(self, item_id: str) -> None:
+        self._playback.end_item(item_id)

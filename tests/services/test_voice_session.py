@@ -1,0 +1,288 @@
+"""The voice loop with fake devices against the scripted server over real WebSockets.
+
+The microphone and speaker are fakes that subclass Hark's audio ports; the Realtime client,
+playback buffer, barge-in policy, recorder and SQLite history are the real ones. Nothing
+waits on the clock: audio moves only when the test feeds or plays it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from openai import AsyncOpenAI
+
+from src.config.settings import ApiSettings
+from src.events.base import Event
+from src.events.bus import ALL_EVENTS, EventBus
+from src.events.commands import PushToTalk, SetMuted, SetTurnDetection, SubmitText
+from src.events.conversation import TurnCancelled, TurnCompleted
+from src.events.session import TurnDetectionChanged
+from src.services.conversation import ConversationService
+from src.services.echo_canceller import NullEchoCanceller
+from src.services.playback_buffer import PlaybackBuffer
+from src.services.realtime_client import RealtimeClient
+from src.services.storage import HistoryStore
+from src.services.vad import VoiceActivityDetector
+from src.services.voice_session import VoiceSession
+from src.services.voice_turns import VoiceTurnRecorder
+from tests.fakes.fake_audio import FakeAudioInput, FakeAudioOutput
+from tests.fakes.openai_server import ScriptedOpenAIServer
+from tests.fakes.scripted_runner import ScriptedRunner
+
+SAFETY = 20.0  # seconds: a guard against a hung test, never an expectation
+RATE = 48_000
+
+
+class LoudnessVad(VoiceActivityDetector):
+    """Speech = a frame louder than -30 dBFS; deterministic for synthetic test audio."""
+
+    name = "loudness"
+
+    def process(self, frame48k: npt.NDArray[np.int16]) -> float:
+        rms = float(np.sqrt(np.mean(frame48k.astype(np.float64) ** 2))) / 32768.0
+        return 1.0 if rms > 0.03 else 0.0
+
+    def reset(self) -> None:
+        return None
+
+
+class NoTools:
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        return []
+
+    async def run_tool(self, name: str, arguments: str, /) -> tuple[bool, str]:
+        return False, "no tools here"
+
+
+def voice(ms: int, amplitude: float = 0.3, freq: float = 300.0) -> npt.NDArray[np.int16]:
+    t = np.arange(ms * RATE // 1000) / RATE
+    return (amplitude * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+def quiet(ms: int) -> npt.NDArray[np.int16]:
+    return np.zeros(ms * RATE // 1000, dtype=np.int16)
+
+
+@dataclass
+class Rig:
+    bus: EventBus
+    store: HistoryStore
+    mic: FakeAudioInput
+    speaker: FakeAudioOutput
+    playback: PlaybackBuffer
+    session: VoiceSession
+    conversation: ConversationService
+    events: list[Event]
+
+    async def speak(self, audio: npt.NDArray[np.int16]) -> None:
+        """Put audio in the microphone and let every frame of it reach the server."""
+        self.mic.extend(audio)
+        while self.mic.feed(5):
+            await asyncio.sleep(0)
+        await self.session.drain_outgoing()
+
+    def expect(self, cls: type, predicate: Any = None) -> asyncio.Future[Any]:
+        """Subscribe now (before anything is published) to the next matching event."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def catch(event: Event) -> None:
+            if not future.done() and (predicate is None or predicate(event)):
+                future.set_result(event)
+
+        self.bus.subscribe(cls, catch)
+        return future
+
+    async def got(self, future: asyncio.Future[Any]) -> Any:
+        return await asyncio.wait_for(future, SAFETY)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, openai_server: ScriptedOpenAIServer) -> AsyncIterator[Rig]:
+    bus = EventBus()
+    events: list[Event] = []
+    bus.subscribe(ALL_EVENTS, events.append, name="recorder")
+    store = HistoryStore(tmp_path / "hark.db")
+    conversation = ConversationService(bus, store, ScriptedRunner(model="gpt-realtime"))
+    await conversation.start()
+    await conversation.open()
+    playback = PlaybackBuffer(prebuffer_ms=0)
+    api = ApiSettings(base_url=openai_server.base_url, max_retries=0)
+    client = AsyncOpenAI(api_key="sk-test-voice", base_url=openai_server.base_url, max_retries=0)
+    realtime = RealtimeClient(
+        bus,
+        lambda: client,
+        api,
+        "You are Hark.",
+        NoTools(),
+        turn_detection="server_vad",
+        on_audio=playback.push,
+        on_audio_end=playback.end_item,
+        context_provider=lambda: conversation.conversation.context_messages(),  # type: ignore[union-attr]
+    )
+    mic = FakeAudioInput(bus=bus)
+    speaker = FakeAudioOutput()
+    recorder = VoiceTurnRecorder(
+        bus,
+        conversation,
+        "gpt-realtime",
+        audio_pending=lambda: playback.is_playing or playback.queued_ms > 0,
+    )
+    session = VoiceSession(
+        bus,
+        realtime,
+        mic,
+        speaker,
+        playback,
+        NullEchoCanceller(),
+        LoudnessVad(),
+        recorder,
+        mode="server_vad",
+    )
+    conversation.text_router = session.send_text
+    await session.start()
+    await asyncio.wait_for(realtime.wait_until_connected(), SAFETY)
+    yield Rig(bus, store, mic, speaker, playback, session, conversation, events)
+    await session.close()
+    await conversation.close()
+    await bus.close()
+    await client.close()
+    store.close()
+
+
+async def test_a_spoken_question_is_answered_aloud_and_stored(
+    rig: Rig, openai_server: ScriptedOpenAIServer
+) -> None:
+    openai_server.script_transcripts("what time is it")
+    done = rig.expect(TurnCompleted)
+    await rig.speak(np.concatenate([voice(800), quiet(700)]))
+    connection = openai_server.realtime[-1]
+    assert connection.input_audio_ms >= 1000 and connection.input_audio_rms > 0.1
+    # The answer arrives as audio; play it out of the speaker.
+    while rig.playback.queued_ms < 500:
+        await asyncio.sleep(0)
+    played = rig.speaker.play(500)
+    assert np.abs(played).max() > 1000
+    assert not done.done()  # the turn lasts as long as its audio is being heard
+    while not done.done():  # play on until the answer has been heard in full
+        rig.speaker.play(100)
+        await asyncio.sleep(0)
+    completed = await rig.got(done)
+    conv = rig.store.load_conversation(completed.conversation_id)
+    assert conv is not None
+    turn = conv.turns[-1]
+    assert (turn.source, turn.status, turn.user_text) == ("voice", "completed", "what time is it")
+    assert turn.assistant_text == "You said: what time is it"
+    assert turn.usage.input_tokens > 0 and turn.usage.output_tokens > 0
+    states = [e.current for e in rig.events if e.type == "state.changed"]  # type: ignore[attr-defined]
+    assert "user_speaking" in states and "thinking" in states and "assistant_speaking" in states
+
+
+async def test_barge_in_pauses_at_once_then_truncates_at_what_was_heard(
+    rig: Rig, openai_server: ScriptedOpenAIServer
+) -> None:
+    openai_server.script_transcripts("tell me a long story about the sea", "stop")
+    await rig.speak(np.concatenate([voice(600), quiet(700)]))
+    while rig.playback.queued_ms < 1500:
+        await asyncio.sleep(0)
+    heard = rig.speaker.play(300)
+    assert np.abs(heard).max() > 1000
+    item = rig.playback.current_item
+    assert item is not None and rig.playback.played_ms(item) == 300
+    cancelled = rig.expect(TurnCancelled)
+    # The user talks over the assistant: 40 ms of speech pause playback at once...
+    rig.mic.extend(voice(50, freq=220))
+    rig.mic.feed(5)
+    assert np.abs(rig.speaker.play(10)).max() == 0  # silence within one block
+    # ...and half a second of speech makes it a real interruption.
+    await rig.speak(voice(450, freq=220))
+    ended = await rig.got(cancelled)
+    conv = rig.store.load_conversation(ended.conversation_id)
+    assert conv is not None
+    cut = next(t for t in conv.turns if t.id == ended.turn_id)
+    assert cut.status == "cancelled" and cut.user_text == "tell me a long story about the sea"
+    (truncation,) = await asyncio.wait_for(
+        asyncio.to_thread(openai_server.realtime[-1].truncations.wait_for), SAFETY
+    )
+    assert truncation.item_id == item and truncation.audio_end_ms == 300
+    assert rig.playback.queued_ms == 0
+    assert rig.session.interruptions == 1
+
+
+async def test_a_backchannel_resumes_playback_without_cancelling(
+    rig: Rig, openai_server: ScriptedOpenAIServer
+) -> None:
+    openai_server.script_transcripts("tell me a long story about the mountains")
+    await rig.speak(np.concatenate([voice(600), quiet(700)]))
+    while rig.playback.queued_ms < 1500:
+        await asyncio.sleep(0)
+    rig.speaker.play(200)
+    queued = rig.playback.queued_ms
+    # "mhm": 150 ms of speech, then quiet.
+    rig.mic.extend(np.concatenate([voice(150, freq=200), quiet(400)]))
+    rig.mic.feed(20)
+    assert np.abs(rig.speaker.play(10)).max() == 0  # paused while it is unclear
+    rig.mic.feed()
+    assert rig.session.false_interruptions == 1 and rig.session.interruptions == 0
+    assert np.abs(rig.speaker.play(100)).max() > 1000  # resumed where it paused
+    assert rig.playback.queued_ms == queued - 100
+    assert len(openai_server.realtime[-1].truncations) == 0
+
+
+async def test_typed_text_joins_the_voice_conversation(
+    rig: Rig, openai_server: ScriptedOpenAIServer
+) -> None:
+    done = rig.expect(TurnCompleted)
+    await rig.bus.publish(SubmitText(text="what's on my calendar"))
+    while not done.done():  # the spoken answer is heard in full, then the turn ends
+        rig.speaker.play(100)
+        await asyncio.sleep(0)
+    completed = await rig.got(done)
+    conv = rig.store.load_conversation(completed.conversation_id)
+    assert conv is not None
+    assert (conv.turns[-1].source, conv.turns[-1].user_text) == ("text", "what's on my calendar")
+    sent = [
+        e
+        for e in openai_server.realtime[-1].client_events
+        if e.get("type") == "conversation.item.create"
+    ]
+    assert sent and sent[-1]["item"]["content"][0]["text"] == "what's on my calendar"
+
+
+async def test_mute_and_push_to_talk_gate_the_microphone(
+    rig: Rig, openai_server: ScriptedOpenAIServer
+) -> None:
+    (connection,) = await asyncio.wait_for(
+        asyncio.to_thread(openai_server.realtime.wait_for), SAFETY
+    )
+    await rig.bus.publish(SetMuted(muted=True))
+    await rig.bus.drain()
+    before = connection.input_audio_bytes
+    await rig.speak(voice(300))
+    assert connection.input_audio_bytes == before  # nothing leaves while muted
+    await rig.bus.publish(SetMuted(muted=False))
+    changed = rig.expect(TurnDetectionChanged)
+    await rig.bus.publish(SetTurnDetection(mode="push_to_talk"))
+    assert (await rig.got(changed)).mode == "push_to_talk"
+    await rig.speak(voice(300))
+    assert connection.input_audio_bytes == before  # key not held
+    await rig.bus.publish(PushToTalk(pressed=True))
+    await rig.bus.drain()
+    await rig.speak(voice(400))
+    assert connection.input_audio_bytes > before
+    await rig.bus.publish(PushToTalk(pressed=False))
+    await rig.bus.drain()
+    (commit,) = await asyncio.wait_for(
+        asyncio.to_thread(
+            connection.client_events.wait_for,
+            lambda e: e.get("type") == "input_audio_buffer.commit",
+        ),
+        SAFETY,
+    )
+    assert commit["type"] == "input_audio_buffer.commit"
