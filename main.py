@@ -292,6 +292,71 @@ def build_core(settings: Any, api_key: str, secrets: Any = None) -> HarkCore:
     return core
 
 
+def build_voice(
+    core: HarkCore,
+    api_key: str,
+    *,
+    input_device: str | None = None,
+    output_device: str | None = None,
+    headphones: bool | None = None,
+) -> Any:
+    """The voice loop on the core: real sound devices, echo cancellation, VAD, Realtime.
+
+    Raises ``AudioUnavailable`` (with a plain sentence) when there is no PortAudio or no
+    device; the caller then offers text mode.
+    """
+    from src.services.audio_devices import list_devices
+    from src.services.audio_io import SoundDeviceInput, SoundDeviceOutput
+    from src.services.echo_canceller import make_echo_canceller
+    from src.services.openai_client import make_openai_client
+    from src.services.playback_buffer import PlaybackBuffer
+    from src.services.realtime_client import RealtimeClient
+    from src.services.vad import make_vad
+    from src.services.voice_session import VoiceSession
+    from src.services.voice_turns import VoiceTurnRecorder
+
+    settings = core.settings
+    audio = settings.audio
+    list_devices()  # raises AudioUnavailable with the user-facing sentence
+    playback = PlaybackBuffer()
+
+    def context() -> list[dict[str, str]]:
+        conv = core.conversation.conversation
+        return conv.context_messages() if conv else []
+
+    realtime = RealtimeClient(
+        core.bus,
+        lambda: make_openai_client(settings.api, api_key),
+        settings.api,
+        core.orchestrator.voice_instructions(),
+        core.orchestrator,
+        turn_detection=audio.turn_detection,
+        on_audio=playback.push,
+        on_audio_end=playback.end_item,
+        context_provider=context,
+    )
+    use_headphones = audio.headphones if headphones is None else headphones
+    recorder = VoiceTurnRecorder(
+        core.bus,
+        core.conversation,
+        settings.api.realtime_model,
+        audio_pending=lambda: playback.is_playing or playback.queued_ms > 0,
+    )
+    session = VoiceSession(
+        core.bus,
+        realtime,
+        SoundDeviceInput(input_device or audio.input_device, bus=core.bus),
+        SoundDeviceOutput(output_device or audio.output_device, bus=core.bus),
+        playback,
+        make_echo_canceller("none" if use_headphones else "livekit"),
+        make_vad(audio.client_vad),
+        recorder,
+        mode=audio.turn_detection,
+    )
+    core.conversation.text_router = session.send_text
+    return session
+
+
 async def run_text_mode(core: Core, args: argparse.Namespace, api_key: str, secrets: Any) -> int:
     from src.presentation.line_mode import LineMode
     from src.services.storage import StorageError

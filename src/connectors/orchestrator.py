@@ -63,6 +63,20 @@ Specialists you can hand off to:
 {roster}
 """
 
+VOICE_INSTRUCTIONS = """\
+You are Hark, a voice assistant running on the user's own laptop, talking out loud. Speak
+naturally and briefly: one to three sentences unless asked for more; no lists, no markdown,
+no URLs read out. Never invent live data (weather, times, prices, page contents): call a tool.
+Before any tool that may take more than a moment, say a short filler first ("Let me check.")
+so the user never sits in silence. If a tool's answer starts with "[tool error]", explain the
+problem plainly without the marker. Actions that send, post, buy, create or delete are
+confirmed by Hark with the user before they run; if the user declines, say nothing was done.
+If the user interrupts you, stop and listen. If nothing can serve a request, say so honestly.
+
+What you can do with your tools:
+{areas}
+"""
+
 SPECIALIST_SUFFIX = """
 
 You are one of Hark's specialists. Use your tools for live data and answer in one to three
@@ -258,6 +272,11 @@ class Orchestrator:
             return await func(*args, **kwargs)
 
         return guarded
+
+    def voice_instructions(self) -> str:
+        """Instructions for a speech-to-speech session: every tool at hand, no handoffs."""
+        areas = "\n".join(f"- {c.title}: {c.description}" for c in self.connectors)
+        return VOICE_INSTRUCTIONS.format(areas=areas)
 
     def instructions(self) -> str:
         roster = "\n".join(f"- {c.name}: {c.description}" for c in self.connectors)

@@ -1,0 +1,113 @@
+"""The voice loop end to end on a real PulseAudio server with virtual devices.
+
+espeak-ng speaks a question into the virtual microphone; Hark (real sound-device streams, echo
+canceller, VAD, Realtime client, built by ``main.build_core`` and ``main.build_voice``) sends it
+to the scripted server, which checks what it heard and answers with audio; Hark plays the
+answer to the virtual speaker, and the test records the speaker's monitor and finds it there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from main import build_core, build_voice
+from src.config.settings import load_settings
+from src.events.conversation import TurnCompleted
+from src.services.storage import HistoryStore
+from tests.fakes.openai_audio import pcm_rms
+from tests.fakes.openai_server import ScriptedOpenAIServer
+from tests.fakes.pulse import PulseServer, running_pulse_server
+
+pytestmark = pytest.mark.e2e
+SAFETY = 60.0  # a guard against a hung test, never an expectation
+QUESTION = "what is the weather in Paris"
+
+
+@pytest.fixture
+def pulse() -> Any:
+    with running_pulse_server() as server:
+        yield server
+
+
+def wav_samples(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path)) as wav:
+        data = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+        return data.reshape(-1, wav.getnchannels())[:, 0], wav.getframerate()
+
+
+def loud_seconds(samples: np.ndarray, rate: int, threshold: float = 0.05) -> float:
+    frames = samples[: len(samples) // (rate // 100) * (rate // 100)].reshape(-1, rate // 100)
+    rms = np.sqrt(np.mean((frames.astype(np.float64) / 32768.0) ** 2, axis=1))
+    return float((rms > threshold).sum()) / 100.0
+
+
+async def test_a_spoken_question_is_heard_answered_and_played(
+    pulse: PulseServer,
+    openai_server: ScriptedOpenAIServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if shutil.which("espeak-ng") is None or shutil.which("parecord") is None:
+        pytest.skip(
+            "espeak-ng and parecord are needed (apt-get install espeak-ng pulseaudio-utils)"
+        )
+    monkeypatch.setenv("HARK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HARK_AUDIO__TURN_DETECTION", "server_vad")
+    settings = load_settings(tmp_path / "none.toml", api={"base_url": openai_server.base_url})
+    openai_server.script_transcripts(QUESTION)
+    question = tmp_path / "question.wav"
+    subprocess.run(["espeak-ng", "-w", str(question), QUESTION], check=True, capture_output=True)
+
+    core = build_core(settings, "sk-test-voice")
+    await core.start()
+    voice = build_voice(core, "sk-test-voice")
+    done: asyncio.Future[TurnCompleted] = asyncio.get_running_loop().create_future()
+    core.bus.subscribe(TurnCompleted, lambda e: done.done() or done.set_result(e))
+    heard = tmp_path / "speaker.wav"
+    recording = subprocess.Popen(
+        ["parecord", "--device=spk.monitor", "--file-format=wav", str(heard)],
+        env=pulse.client_env,
+    )
+    try:
+        await voice.start()
+        speak = await asyncio.create_subprocess_exec(
+            *pulse.play_command(question), env=pulse.client_env
+        )
+        assert await speak.wait() == 0
+        completed = await asyncio.wait_for(done, SAFETY)
+    finally:
+        await voice.close()
+        recording.terminate()
+        recording.wait(timeout=10)
+        await core.close()
+
+    # What the server heard: the spoken question, at full length and level.
+    connection = openai_server.realtime[-1]
+    spoken, rate = wav_samples(question)
+    assert connection.input_audio_ms >= len(spoken) * 1000 // rate
+    assert pcm_rms(bytes(connection.input_audio)) > 0.01
+    # What the speaker played: the whole answer the server sent.
+    answer_audio = b"".join(
+        base64.b64decode(e["delta"])
+        for e in connection.server_events
+        if e.get("type") == "response.output_audio.delta"
+    )
+    sent_seconds = len(answer_audio) / 48_000
+    played, played_rate = wav_samples(heard)
+    assert loud_seconds(played, played_rate) == pytest.approx(sent_seconds, rel=0.15)
+    # And the turn is in history, like a typed one.
+    with HistoryStore(Path(settings.storage.database)) as store:
+        conv = store.load_conversation(completed.conversation_id)
+    assert conv is not None
+    turn = conv.turns[-1]
+    assert (turn.source, turn.status, turn.user_text) == ("voice", "completed", QUESTION)
+    assert turn.assistant_text == f"You said: {QUESTION}"
