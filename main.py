@@ -58,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backend", choices=["responses", "chat_completions"], help="text API to use"
     )
+    parser.add_argument("--input-device", metavar="NAME", help="microphone: part of its name")
+    parser.add_argument("--output-device", metavar="NAME", help="speaker: part of its name")
+    parser.add_argument(
+        "--headphones",
+        action="store_true",
+        default=None,
+        help="no echo cancellation (nothing leaks from speaker to microphone)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -68,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("list", help="list stored key names (never values)")
     k_del = keys_sub.add_parser("delete", help="delete a stored key")
     k_del.add_argument("name")
+
+    sub.add_parser("devices", help="list microphones and speakers")
 
     config = sub.add_parser("config", help="show settings")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -111,6 +121,15 @@ def load_core(args: argparse.Namespace) -> Core:
         api["backend"] = args.backend
     if api:
         overrides["api"] = api
+    audio: dict[str, Any] = {}
+    if args.input_device:
+        audio["input_device"] = args.input_device
+    if args.output_device:
+        audio["output_device"] = args.output_device
+    if args.headphones:
+        audio["headphones"] = True
+    if audio:
+        overrides["audio"] = audio
     path = args.config or config_file_path()
     if args.config and not args.config.is_file():
         raise UsageError(f"settings file not found: {args.config}")
@@ -479,6 +498,10 @@ def main(argv: list[str] | None = None) -> int:
             return command_config(core, args)
         if args.command == "history":
             return command_history(core, args)
+        if args.command == "devices":
+            from src.presentation.devices_command import devices_command
+
+            return devices_command(sys.stdout)
         return start_conversation(core, args)
     except UsageError as exc:
         sys.stderr.write(f"hark: {exc}\n")

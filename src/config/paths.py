@@ -7,6 +7,7 @@ all of them under one directory at once, which is what tests and portable instal
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,11 @@ def default_paths() -> AppPaths:
         log_dir = CHECKOUT_ROOT / "logs"
     else:
         log_dir = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
-    runtime = platformdirs.user_runtime_dir(APP_NAME, appauthor=False)
+    with warnings.catch_warnings():
+        # Without XDG_RUNTIME_DIR platformdirs warns and falls back to a private /tmp
+        # directory, which is what Hark wants anyway; the socket code checks its modes.
+        warnings.simplefilter("ignore")
+        runtime = platformdirs.user_runtime_dir(APP_NAME, appauthor=False)
     return AppPaths(
         config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
         data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),

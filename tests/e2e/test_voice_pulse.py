@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import shutil
 import subprocess
+import sys
 import wave
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from main import build_core, build_voice
 from src.config.settings import load_settings
 from src.events.conversation import TurnCompleted
 from src.services.storage import HistoryStore
+from tests.e2e.harness import ROOT
 from tests.fakes.openai_audio import pcm_rms
 from tests.fakes.openai_server import ScriptedOpenAIServer
 from tests.fakes.pulse import PulseServer, running_pulse_server
@@ -111,3 +114,33 @@ async def test_a_spoken_question_is_heard_answered_and_played(
     turn = conv.turns[-1]
     assert (turn.source, turn.status, turn.user_text) == ("voice", "completed", QUESTION)
     assert turn.assistant_text == f"You said: {QUESTION}"
+
+
+def test_devices_lists_the_virtual_sound_card(pulse: PulseServer, tmp_path: Path) -> None:
+    env = {**pulse.client_env, "HARK_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "devices"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pulse" in result.stdout or "default" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_devices_without_a_sound_server_says_so(tmp_path: Path) -> None:
+    env = {**os.environ, "HARK_HOME": str(tmp_path), "PULSE_SERVER": "unix:/nonexistent"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "devices"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    if result.returncode == 0:
+        pytest.skip("this machine has sound hardware PortAudio can see without Pulse")
+    assert result.returncode == 3
+    assert "use --text-only" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
