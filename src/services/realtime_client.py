@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -183,8 +184,13 @@ class RealtimeClient:
             self.dropped_audio_bytes += len(pcm24k)
             return
         self._turns.uncommitted_bytes += len(pcm24k)
-        audio = base64.b64encode(pcm24k).decode("ascii")
-        await link.send(lambda c: c.input_audio_buffer.append(audio=audio))
+        # The hot path: 50 frames a second. The SDK's typed sender re-validates each dict
+        # (about 0.7 ms a call here), so the one fixed-shape event is serialised directly;
+        # the scripted server still checks it against the SDK's types in the tests.
+        frame = json.dumps(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm24k).decode()}
+        )
+        await link.send(lambda c: c.send_raw(frame))
 
     async def commit_and_respond(self) -> bool:
         """End of the user's speech (client VAD, push-to-talk): commit it and ask for a reply.

@@ -45,6 +45,7 @@ from src.services.voice_turns import VoiceTurnRecorder
 
 log = logging.getLogger(__name__)
 
+SILENCE_BATCH_BYTES = 24_000 * 2 // 10  # 100 ms of 24 kHz PCM16
 MODES: tuple[TurnDetectionMode, ...] = ("server_vad", "semantic_vad", "client_vad", "push_to_talk")
 
 
@@ -93,6 +94,7 @@ class VoiceSession:
         self._render_frames = FrameAssembler()
         self._to_api = Resampler(48_000, 24_000, quality="LQ")
         self._outgoing: asyncio.Queue[bytes] = asyncio.Queue(maxsize=500)
+        self._pending = bytearray()
         self._tasks = TaskOwner("voice")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listening = False
@@ -166,6 +168,7 @@ class VoiceSession:
             return
         was_down, self._ptt_down = self._ptt_down, pressed
         if was_down and not pressed:
+            await self.drain_outgoing()
             await self._realtime.commit_and_respond()
 
     async def _switch_mode(self, mode: str) -> None:
@@ -197,13 +200,21 @@ class VoiceSession:
         if self._mode == "client_vad":
             edge = self._segmenter.update(1.0 if speech else 0.0)
             if edge is SpeechEdge.STOP:
-                self._tasks.spawn(self._realtime.commit_and_respond(), "commit")
+                self._tasks.spawn(self._commit(), "commit")
         pcm = self._to_api.process(clean)
         if pcm.size:
-            try:
-                self._outgoing.put_nowait(pcm.tobytes())
-            except asyncio.QueueFull:
-                log.warning("the Realtime link is not keeping up; dropped 10 ms of microphone")
+            self._pending.extend(pcm.tobytes())
+        # Speech goes out at once (every millisecond counts for turn-taking); silence is
+        # batched into 100 ms chunks, a tenth of the sends while the user is quiet.
+        if self._pending and (speech or len(self._pending) >= SILENCE_BATCH_BYTES):
+            self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        chunk, self._pending = bytes(self._pending), bytearray()
+        try:
+            self._outgoing.put_nowait(chunk)
+        except asyncio.QueueFull:
+            log.warning("the Realtime link is not keeping up; dropped %d bytes", len(chunk))
 
     def _act(self, action: BargeInAction) -> None:
         if action is BargeInAction.PAUSE:
@@ -214,6 +225,10 @@ class VoiceSession:
         else:
             self.interruptions += 1
             self._tasks.spawn(self._interrupt(), "interrupt")
+
+    async def _commit(self) -> None:
+        await self.drain_outgoing()
+        await self._realtime.commit_and_respond()
 
     async def _interrupt(self) -> None:
         result = self._playback.flush()
@@ -233,6 +248,8 @@ class VoiceSession:
 
     async def drain_outgoing(self) -> None:
         """Wait until every captured frame so far has been handed to the Realtime client."""
+        if self._pending:
+            self._flush_pending()
         await self._outgoing.join()
 
     # -- playback path (sound card thread) -------------------------------------------------

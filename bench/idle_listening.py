@@ -1,0 +1,131 @@
+"""CPU and memory while Hark listens and nobody speaks.
+
+Starts a private PulseAudio server with virtual devices, then runs the real voice loop
+(``main.build_core`` + ``main.build_voice``: sound-device streams, echo canceller, VAD,
+Realtime client streaming the microphone to a local scripted server) for a while in silence.
+CPU is read per thread from /proc so the scripted server's own thread is left out. The
+baseline, measured in the same run, is bare ``sounddevice`` input and output streams doing
+nothing. Target: under 3 % of one core.
+
+    python bench/idle_listening.py [seconds]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from main import build_core, build_voice
+from src.config.settings import load_settings
+from src.services import audio_devices
+from tests.fakes.openai_server import ScriptedOpenAIServer
+from tests.fakes.pulse import PulseServer, pulse_available
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(exclude: set[int], only: int | None = None) -> float:
+    """CPU seconds used so far by this process's threads, except the excluded native ids."""
+    total = 0
+    for task in Path("/proc/self/task").iterdir():
+        if int(task.name) in exclude or (only is not None and int(task.name) != only):
+            continue
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / TICKS
+
+
+def server_threads() -> set[int]:
+    threads = threading.enumerate()
+    return {t.native_id for t in threads if t.native_id and "openai" in t.name.lower()}
+
+
+async def measure(seconds: float, run: object) -> tuple[float, float]:
+    """Percent of one core: all of this process's threads but the fake server's, and the
+    event-loop thread alone (Hark's own processing; the rest is PortAudio and Pulse)."""
+    exclude = server_threads()
+    loop_thread = threading.main_thread().native_id
+    cpu0, loop0, wall0 = thread_cpu(exclude), thread_cpu(exclude, loop_thread), time.monotonic()
+    await asyncio.sleep(seconds)  # the benchmark's measuring window, not a test wait
+    wall = time.monotonic() - wall0
+    total = (thread_cpu(exclude) - cpu0) / wall * 100
+    return total, (thread_cpu(exclude, loop_thread) - loop0) / wall * 100
+
+
+async def bare_streams(seconds: float) -> tuple[float, float]:
+    sd = audio_devices.load_sounddevice()
+
+    def quiet(outdata: object, *args: object) -> None:
+        outdata[:] = 0  # type: ignore[index]
+
+    with (
+        sd.InputStream(
+            samplerate=48_000, channels=1, dtype="int16", blocksize=480, callback=lambda *a: None
+        ),
+        sd.OutputStream(
+            samplerate=48_000, channels=1, dtype="int16", blocksize=480, callback=quiet
+        ),
+    ):
+        return await measure(seconds, None)
+
+
+async def hark_listening(seconds: float, home: Path) -> tuple[tuple[float, float], int]:
+    with ScriptedOpenAIServer() as server:
+        os.environ["HARK_HOME"] = str(home)
+        settings = load_settings(home / "none.toml", api={"base_url": server.base_url})
+        core = build_core(settings, "sk-bench")
+        await core.start()
+        voice = build_voice(core, "sk-bench")
+        await voice.start()
+        await asyncio.sleep(1.0)  # let streams and the link settle before measuring
+        percent = await measure(seconds, voice)
+        frames = voice.frames_in
+        await voice.close()
+        await core.close()
+    return percent, frames
+
+
+async def main(seconds: float) -> None:
+    reason = pulse_available()
+    if reason:
+        print(f"cannot run: {reason}")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        pulse = PulseServer(Path(tmp) / "pulse")
+        (Path(tmp) / "pulse").mkdir()
+        pulse.start()
+        os.environ["PULSE_SERVER"] = pulse.address
+        audio_devices.refresh()
+        try:
+            baseline = await bare_streams(seconds)
+            hark, frames = await hark_listening(seconds, Path(tmp) / "home")
+        finally:
+            pulse.stop()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"window: {seconds:.0f} s of silence, {frames} microphone frames processed by Hark")
+    print(
+        f"bare sounddevice streams: {baseline[0]:5.2f} % of one core "
+        f"(event-loop thread {baseline[1]:.2f} %)"
+    )
+    print(
+        f"Hark idle listening:      {hark[0]:5.2f} % of one core "
+        f"(ratio to bare streams {hark[0] / max(baseline[0], 0.01):.1f}x); "
+        f"Hark's event-loop thread alone {hark[1]:.2f} %"
+    )
+    print(f"peak resident memory of the process: {rss_mb:.0f} MB")
+    print(f"target under 3 % of one core (whole process): {'met' if hark[0] < 3.0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 10.0))
