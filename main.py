@@ -257,7 +257,7 @@ class HarkCore:
         self.store.close()
 
 
-def build_core(settings: Any, api_key: str, secrets: Any = None) -> HarkCore:
+def build_core(settings: Any, api_key: str, secrets: Any = None, bus: Any = None) -> HarkCore:
     """The one factory: every service, wired to one bus, from settings and the OpenAI key."""
     import httpx
 
@@ -274,7 +274,7 @@ def build_core(settings: Any, api_key: str, secrets: Any = None) -> HarkCore:
 
     database = Path(settings.storage.database)
     store = HistoryStore(database)
-    bus = EventBus()
+    bus = bus if bus is not None else EventBus()
     always = AlwaysAllowFile(database.parent / "always_allow.json")
     approvals = ApprovalService(
         bus,
@@ -306,9 +306,27 @@ def build_core(settings: Any, api_key: str, secrets: Any = None) -> HarkCore:
         settings, bus, store, conversation, None, orchestrator, runner, http, approvals
     )
     core.queries = QueryService(
-        bus, store, status=core.status, tools=core.tools, connections=core.connections
+        bus,
+        store,
+        status=core.status,
+        tools=core.tools,
+        connections=core.connections,
+        devices=list_audio_devices,
     )
     return core
+
+
+def list_audio_devices() -> list[dict[str, Any]]:
+    """Microphones and speakers for front ends; a missing sound system is a plain sentence."""
+    import dataclasses
+
+    from src.services.audio_devices import AudioUnavailable, list_devices
+    from src.services.queries import QueryError
+
+    try:
+        return [dataclasses.asdict(d) for d in list_devices()]
+    except AudioUnavailable as exc:
+        raise QueryError(str(exc)) from None
 
 
 def build_voice(
@@ -398,6 +416,122 @@ async def run_text_mode(core: Core, args: argparse.Namespace, api_key: str, secr
         await hark.close()
 
 
+def settings_view(core: Core, key_source: str | None) -> dict[str, Any]:
+    """The effective settings for the TUI's settings screen, the key masked as in `config show`."""
+    data: dict[str, Any] = core.settings.model_dump(mode="json")
+    data["api"]["key"] = f"set ({key_source}) ********" if key_source else "not set"
+    return data
+
+
+async def start_voice(hark: HarkCore, api_key: str, args: argparse.Namespace) -> Any:
+    """Start the voice loop if the machine can; otherwise say why (text still works)."""
+    from src.events.session import VoiceAvailability
+    from src.services.audio_devices import AudioError
+
+    try:
+        voice = build_voice(
+            hark,
+            api_key,
+            input_device=args.input_device,
+            output_device=args.output_device,
+            headphones=args.headphones,
+        )
+        await voice.start()
+    except AudioError as exc:
+        log.info("voice is off: %s", exc)
+        hark.conversation.text_router = None
+        await hark.bus.publish(VoiceAvailability(available=False, reason=str(exc)))
+        return None
+    await hark.bus.publish(
+        VoiceAvailability(
+            available=True,
+            input_device=voice.input_device,
+            output_device=voice.output_device,
+        )
+    )
+    return voice
+
+
+async def run_tui(
+    core: Core, args: argparse.Namespace, api_key: str | None, source: str | None, secrets: Any
+) -> int:
+    """The full-screen front end. The screen paints first; the assistant starts behind it."""
+    from src.events.bus import EventBus
+    from src.presentation.tui.app import make_app
+
+    bus = EventBus()
+    running: list[HarkCore] = []
+    voices: list[Any] = []
+
+    async def start(key: str) -> None:
+        from src.services.storage import StorageError
+
+        # Import the services off the event loop, then wire them on it (SQLite is per thread).
+        await asyncio.to_thread(_preload_core_modules)
+        try:
+            hark = build_core(core.settings, key, secrets, bus)
+        except StorageError as exc:
+            raise UsageError(str(exc)) from None
+        running.append(hark)
+        await hark.start(args.resume)
+        asyncio.get_running_loop().run_in_executor(None, hark.runner.warm_up)
+        voice = await start_voice(hark, key, args)
+        if voice is not None:
+            voices.append(voice)
+
+    async def on_ready() -> None:
+        if api_key:
+            await start(api_key)
+
+    async def on_key_saved(name: str) -> None:
+        if name == "openai" and not running:
+            key, _ = resolve_api_key(secrets.store)
+            if key:
+                await start(key)
+
+    app = make_app(
+        bus,
+        key_store=LazyKeyStore(secrets),
+        settings_view=settings_view(core, source),
+        first_run=api_key is None,
+        on_ready=on_ready,
+        on_key_saved=on_key_saved,
+    )
+    try:
+        await app.run_async()
+    finally:
+        for voice in voices:
+            await voice.close()
+        for hark in running:
+            await hark.close()
+    return EXIT_OK
+
+
+class LazyKeyStore:
+    """The TUI's KeyStore: opens the secrets store on first use (on the TUI's worker thread)."""
+
+    def __init__(self, secrets: LazySecrets) -> None:
+        self._secrets = secrets
+
+    def set(self, name: str, value: str) -> None:
+        from src.config.redaction import REDACTOR
+
+        REDACTOR.add(value)
+        self._secrets.store().set(name, value)
+
+    def names(self) -> list[str]:
+        names: list[str] = self._secrets.store().names()
+        return names
+
+
+def _preload_core_modules() -> None:
+    import src.connectors.orchestrator
+    import src.connectors.registry
+    import src.services.conversation
+    import src.services.queries
+    import src.services.text_runner  # noqa: F401
+
+
 def command_keys(core: Core, args: argparse.Namespace) -> int:
     from src.presentation.keys_command import keys_delete, keys_list, keys_set
 
@@ -473,13 +607,10 @@ class LazySecrets:
 
 
 def start_conversation(core: Core, args: argparse.Namespace) -> int:
-    if not args.text_only:
-        sys.stderr.write(
-            "hark: the full-screen interface is not available in this build yet; "
-            "starting line mode (--text-only).\n"
-        )
     secrets = LazySecrets(core)
-    key, _ = resolve_api_key(secrets.store)
+    key, source = resolve_api_key(secrets.store)
+    if not args.text_only and sys.stdin.isatty() and sys.stdout.isatty():
+        return asyncio.run(run_tui(core, args, key, source, secrets))
     if not key:
         sys.stderr.write(NO_KEY_MESSAGE + "\n")
         return EXIT_SETUP

@@ -133,6 +133,14 @@ class VoiceSession:
     def mode(self) -> TurnDetectionMode:
         return self._mode
 
+    @property
+    def input_device(self) -> str:
+        return self._in.device_name
+
+    @property
+    def output_device(self) -> str:
+        return self._out.device_name
+
     async def send_text(self, text: str) -> bool:
         """Typed text during a voice session joins the same spoken conversation."""
         await self._recorder.typed(text)

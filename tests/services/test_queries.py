@@ -50,7 +50,10 @@ async def ask(bus: EventBus, kind: str, **params: Any) -> QueryResult:
 async def test_history_queries(store: HistoryStore) -> None:
     bus = EventBus()
     service = QueryService(
-        bus, store, status=lambda: {"state": "idle"}, tools=lambda: [{"name": "t"}],
+        bus,
+        store,
+        status=lambda: {"state": "idle"},
+        tools=lambda: [{"name": "t"}],
         connections=lambda: [],
     )
     await service.start()

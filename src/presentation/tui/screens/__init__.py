@@ -1,0 +1,1 @@
+"""Screens of the TUI: the conversation, and the ones pushed over it."""

@@ -1,0 +1,1 @@
+"""Widgets of the TUI; each draws what the app hands it and posts messages upwards."""
