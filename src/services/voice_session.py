@@ -92,7 +92,7 @@ class VoiceSession:
         self._barge_in = barge_in or BargeInDetector()
         self._segmenter = SpeechSegmenter(segmenter or SegmenterConfig())
         self._render_frames = FrameAssembler()
-        self._to_api = Resampler(48_000, 24_000, quality="LQ")
+        self._to_api = Resampler(48_000, 24_000)  # half-band: under 0.5 ms of delay
         self._outgoing: asyncio.Queue[bytes] = asyncio.Queue(maxsize=500)
         self._pending = bytearray()
         self._tasks = TaskOwner("voice")
@@ -103,6 +103,7 @@ class VoiceSession:
         self._paused = False  # barge-in pause: the speaker gets silence, the queue is kept
         self._was_playing = False
         self.frames_in = 0
+        self.chunks_sent = 0
         self.interruptions = 0
         self.false_interruptions = 0
 
@@ -251,6 +252,7 @@ class VoiceSession:
             chunk = await self._outgoing.get()
             try:
                 await self._realtime.send_audio(chunk)
+                self.chunks_sent += 1
             finally:
                 self._outgoing.task_done()
 
