@@ -77,8 +77,31 @@ class ToolDef:
 
 
 @dataclass(frozen=True)
+class OAuthSpec:
+    """How to connect an OAuth 2.0 provider as a native app (RFC 8252, PKCE S256).
+
+    ``client_id_secret`` names the secret that holds the user's own OAuth client id (and
+    ``client_secret_secret`` its secret, for providers that require one for installed apps);
+    tokens are stored under ``oauth.<provider>``.
+    """
+
+    provider: str
+    authorize_url: str
+    token_url: str
+    scopes: tuple[str, ...]
+    revoke_url: str | None = None
+    client_id_secret: str = ""
+    client_secret_secret: str = ""
+    extra_authorize_params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Connector:
-    """A specialist the orchestrator can hand a request to."""
+    """A specialist the orchestrator can hand a request to.
+
+    ``requires_secrets`` are API keys the user adds with ``python main.py connect NAME``
+    (``key_help`` says where to get one); ``oauth`` marks an account connected by browser.
+    """
 
     name: str
     title: str
@@ -88,6 +111,21 @@ class Connector:
     examples: tuple[str, ...] = ()
     requires_secrets: tuple[str, ...] = ()
     followups: tuple[str, ...] = field(default=())
+    key_help: str = ""
+    oauth: OAuthSpec | None = None
+
+
+def not_connected(title: str, name: str) -> ConnectorError:
+    """The sentence for a connector whose account or key is missing."""
+    return ConnectorError(f"Connect {title} first: python main.py connect {name}")
+
+
+def require_secret(ctx: ConnectorContext, secret: str, title: str, name: str) -> str:
+    """A stored key for a tool call, or the "connect first" sentence."""
+    value = ctx.secrets.get(secret) if ctx.secrets is not None else None
+    if not value:
+        raise not_connected(title, name)
+    return value
 
 
 def render_progress(template: str, arguments: Mapping[str, Any]) -> str:
