@@ -104,3 +104,34 @@ def test_a_wrong_passphrase_is_a_clear_setup_error(home: HarkHome) -> None:
     result = home.run("keys", "list", HARK_SECRETS_PASSPHRASE="not-the-one")
     assert result.returncode == 3
     assert "passphrase" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_hark_console_script_is_the_same_program(home: HarkHome) -> None:
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "hark"
+    if not script.exists():
+        found = shutil.which("hark")
+        if found is None:
+            pytest.skip("the package is not installed (pip install -e .)")
+        script = Path(found)
+    env = home.env()
+    version = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env)
+    assert version.returncode == 0 and version.stdout.strip() == f"hark {__version__}"
+    no_key = subprocess.run(
+        [str(script), "--text-only"], input="hi\n", capture_output=True, text=True, env=env
+    )
+    assert no_key.returncode == 3 and "no OpenAI API key" in no_key.stderr
+
+
+def test_a_dotenv_file_in_the_working_directory_is_read(home: HarkHome) -> None:
+    (home.root / ".env").write_text("HARK_API__MODEL=model-from-dotenv\n")
+    result = home.run("config", "show")
+    assert result.returncode == 0, result.stderr
+    assert "model-from-dotenv" in result.stdout
+    # The environment still wins over .env.
+    result = home.run("config", "show", HARK_API__MODEL="model-from-env")
+    assert "model-from-env" in result.stdout and "model-from-dotenv" not in result.stdout
