@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="no echo cancellation (nothing leaks from speaker to microphone)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="no screen: serve the control socket until SIGTERM or Ctrl+C (see ctl, ask); "
+        "voice too when a sound device exists, unless --text-only",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     keys = sub.add_parser("keys", help="manage API keys in the secrets store")
@@ -94,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     h_search = h_sub.add_parser("search", help="full-text search")
     h_search.add_argument("words", nargs="+")
     h_sub.add_parser("unhandled", help="requests Hark could not serve")
+
+    from src.presentation.socket_client import add_client_commands
+
+    add_client_commands(sub)  # ctl, ask: standard library only, cheap to import
     return parser
 
 
@@ -617,12 +627,67 @@ def start_conversation(core: Core, args: argparse.Namespace) -> int:
     return asyncio.run(run_text_mode(core, args, key, secrets))
 
 
+class HeadlessWithVoice:
+    """The core as the headless runner sees it, with the voice loop started and stopped too."""
+
+    def __init__(self, hark: HarkCore, api_key: str, args: argparse.Namespace) -> None:
+        self._hark = hark
+        self._key = api_key
+        self._args = args
+        self._voice: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hark, name)
+
+    async def start(self, resume: str | None = None) -> None:
+        await self._hark.start(resume)
+        if not self._args.text_only:
+            self._voice = await start_voice(self._hark, self._key, self._args)
+
+    async def close(self) -> None:
+        if self._voice is not None:
+            await self._voice.close()
+        await self._hark.close()
+
+
+def start_headless(core: Core, args: argparse.Namespace) -> int:
+    secrets = LazySecrets(core)
+    key, _ = resolve_api_key(secrets.store)
+    if not key:
+        sys.stderr.write(NO_KEY_MESSAGE + "\n")
+        return EXIT_SETUP
+    return asyncio.run(run_headless_mode(core, args, key, secrets))
+
+
+async def run_headless_mode(
+    core: Core, args: argparse.Namespace, api_key: str, secrets: Any
+) -> int:
+    from src.presentation.headless import run_headless
+    from src.services.storage import StorageError
+
+    try:
+        hark = build_core(core.settings, api_key, secrets)
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+    served = HeadlessWithVoice(hark, api_key, args)
+    return await run_headless(served, resume=args.resume, warm_up=hark.runner.warm_up)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         core = load_core(args)
+        if args.command in ("ctl", "ask"):
+            # Clients of a running Hark: no session log of their own (it would push real
+            # sessions out of the kept set).
+            from src.presentation.socket_client import run_ask, run_ctl
+
+            run_client = run_ctl if args.command == "ctl" else run_ask
+            return run_client(args, core.settings.socket)
         setup_logging(core, args.verbose)
+        if args.headless:
+            return start_headless(core, args)
         if args.command == "keys":
             return command_keys(core, args)
         if args.command == "config":
