@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from src.domain.history import Conversation, ToolCall, Turn, TurnStatus, new_id
+from src.domain.history import Conversation, ToolCall, Turn, TurnStatus, make_title, new_id
 from src.domain.state import ConversationState, ConversationStateMachine
 from src.events.base import Event
 from src.events.bus import EventBus
@@ -37,7 +37,7 @@ from src.events.conversation import (
 )
 from src.events.tasks import TaskOwner
 from src.services.model_errors import ModelError
-from src.services.storage import HistoryStore, StorageError
+from src.services.storage import DEFAULT_TITLE, HistoryStore, StorageError
 from src.services.text_runner import UNHANDLED_TOOL, RunFinished
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,8 @@ class ConversationService:
         context = conv.context_messages()
         self._store.start_turn(turn)
         conv.turns.append(turn)
+        if conv.title == DEFAULT_TITLE:
+            conv.title = make_title(text)  # the store titled it the same way
         await self._bus.publish(
             TurnStarted(conversation_id=conv.id, turn_id=turn.id, text=text, source="text")
         )

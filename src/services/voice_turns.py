@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from src.domain.history import ToolCall, Turn, TurnStatus, Usage, new_id
+from src.domain.history import ToolCall, Turn, TurnStatus, Usage, make_title, new_id
 from src.domain.pricing import cost_usd
 from src.domain.state import ConversationState
 from src.events.bus import EventBus
@@ -36,6 +36,7 @@ from src.events.voice import (
     UserSpeechStopped,
 )
 from src.services.conversation import ConversationService
+from src.services.storage import DEFAULT_TITLE
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +211,8 @@ class VoiceTurnRecorder:
         )
         self._conv.store.start_turn(turn)
         conv.turns.append(turn)
+        if text and conv.title == DEFAULT_TITLE:
+            conv.title = make_title(text)
         self._open = _Open(turn)
         self._answer_done = False
         if text:

@@ -61,6 +61,8 @@ async def test_a_turn_is_stored_before_it_is_announced(tmp_path: Path) -> None:
     assert stored_when_completed == ["completed"]
     conv = store.load_conversation(ended.conversation_id)
     assert conv is not None and conv.title == "What's the weather in Paris"
+    assert service.conversation is not None
+    assert service.conversation.title == conv.title  # the live object agrees with the store
     turn = conv.turns[0]
     assert turn.assistant_text == "It is sunny."
     assert [(c.name, c.result, c.ok) for c in turn.tool_calls] == [
