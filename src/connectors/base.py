@@ -163,3 +163,48 @@ def http_error_message(service: str, exc: httpx.HTTPError) -> ConnectorError:
             )
         return ConnectorError(f"{service} rejected the request (HTTP {status}).", status=status)
     return ConnectorError(f"Could not reach {service}.", retryable=True)
+
+
+ReasonReader = Callable[[httpx.Response], "str | None"]
+"""Pulls a provider's own explanation out of an error response (its documented error body)."""
+
+
+async def request_json(
+    http: httpx.AsyncClient,
+    service: str,
+    method: str,
+    url: str,
+    *,
+    reason: ReasonReader | None = None,
+    malformed: str | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """One provider call that returns a JSON object, with every failure as a sentence.
+
+    Transport errors and HTTP statuses go through ``http_error_message``; for a 4xx the
+    provider's own reason (``reason``) is used when it has one; a body that is not a JSON
+    object becomes ``malformed`` (retryable: a glitch may pass). ``kwargs`` go to httpx.
+    """
+    try:
+        response = await http.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        raise http_error_message(service, exc) from exc
+    if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 429):
+        explained = reason(response) if reason is not None else None
+        if explained:
+            raise ConnectorError(
+                f"{service} couldn't answer that: {explained}", status=response.status_code
+            )
+    try:
+        response.raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        raise http_error_message(service, exc) from exc
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise ConnectorError(
+            malformed or f"{service} sent an answer I couldn't read.", retryable=True
+        )
+    return payload

@@ -19,7 +19,7 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    request_json,
 )
 
 SERVICE = "Open-Meteo"
@@ -211,29 +211,20 @@ class OpenMeteoClient:
             raise _malformed() from exc
 
     async def _get_json(self, url: str, params: Mapping[str, str | int | float]) -> dict[str, Any]:
-        try:
-            response = await self._http.get(url, params=params, timeout=REQUEST_TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.status_code == 400:
-            reason = _error_reason(response)
-            if reason:
-                raise ConnectorError(f"{SERVICE} couldn't answer that: {reason}", status=400)
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
-        if not isinstance(payload, dict):
-            raise _malformed()
+        payload = await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            url,
+            params=params,
+            timeout=REQUEST_TIMEOUT,
+            reason=_error_reason,
+            malformed=str(_malformed()),
+        )
         if payload.get("error") is True:
             reason = str(payload.get("reason") or "no reason given")
             raise ConnectorError(f"{SERVICE} couldn't answer that: {reason}")
         return payload
-
 
 def clamp_days(days: int) -> int:
     return max(1, min(MAX_FORECAST_DAYS, int(days)))
