@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     k_del.add_argument("name")
 
     sub.add_parser("devices", help="list microphones and speakers")
+    c_connect = sub.add_parser("connect", help="add a service's key or sign in to an account")
+    c_connect.add_argument("name", help="a connector or provider name, e.g. stocks, google")
+    c_disconnect = sub.add_parser("disconnect", help="forget a service's key or sign out")
+    c_disconnect.add_argument("name")
+    sub.add_parser("connections", help="which services are connected")
 
     config = sub.add_parser("config", help="show settings")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -562,6 +567,20 @@ def command_keys(core: Core, args: argparse.Namespace) -> int:
     return keys_delete(store, args.name, sys.stdout)
 
 
+def command_connections(core: Core, args: argparse.Namespace) -> int:
+    from src.connectors.registry import discover
+    from src.presentation import connect_command as cc
+
+    store = open_secrets(core)
+    found = discover()
+    endpoints = core.settings.connectors.endpoints
+    if args.command == "connections":
+        return cc.connections(found, store, sys.stdout)
+    if args.command == "connect":
+        return asyncio.run(cc.connect(args.name, found, store, sys.stdout, endpoints=endpoints))
+    return asyncio.run(cc.disconnect(args.name, found, store, sys.stdout, endpoints=endpoints))
+
+
 def command_config(core: Core, args: argparse.Namespace) -> int:
     import io
 
@@ -614,6 +633,17 @@ class LazySecrets:
         if value:
             REDACTOR.add(value)
         return value
+
+    def set(self, name: str, value: str) -> None:
+        """Connectors keep refreshed OAuth tokens; the value is redacted from then on."""
+        from src.config.redaction import REDACTOR
+
+        REDACTOR.add(value)
+        self.store().set(name, value)
+
+    def delete(self, name: str) -> bool:
+        deleted: bool = self.store().delete(name)
+        return deleted
 
 
 def start_conversation(core: Core, args: argparse.Namespace) -> int:
@@ -694,6 +724,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_config(core, args)
         if args.command == "history":
             return command_history(core, args)
+        if args.command in ("connect", "disconnect", "connections"):
+            return command_connections(core, args)
         if args.command == "devices":
             from src.presentation.devices_command import devices_command
 
