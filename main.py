@@ -234,6 +234,7 @@ class HarkCore:
     runner: Any
     http: Any
     approvals: Any = None
+    mcp: Any = None
 
     def status(self) -> dict[str, Any]:
         conv = self.conversation.conversation
@@ -260,6 +261,8 @@ class HarkCore:
         await self.conversation.start()
         await self.queries.start()
         await self.approvals.start()
+        if self.mcp is not None:
+            await self.mcp.start()  # before the first turn builds the agents
         if resume == "latest":
             await self.conversation.open(resume_latest=True)
         else:
@@ -267,6 +270,8 @@ class HarkCore:
 
     async def close(self) -> None:
         await self.conversation.close()
+        if self.mcp is not None:
+            await self.mcp.close()
         await self.bus.close()
         await self.http.aclose()
         self.store.close()
@@ -277,9 +282,12 @@ def build_core(settings: Any, api_key: str, secrets: Any = None, bus: Any = None
     import httpx
 
     from src.connectors.base import ConnectorContext
+    from src.connectors.mcp_hub import McpHub, load_mcp_config
     from src.connectors.orchestrator import Orchestrator
     from src.connectors.registry import discover
+    from src.connectors.tool_policy import RetryPolicy
     from src.events.bus import EventBus
+    from src.events.conversation import ErrorReported
     from src.services.approvals import AlwaysAllowFile, ApprovalService
     from src.services.conversation import ConversationService
     from src.services.openai_client import make_openai_client
@@ -307,18 +315,31 @@ def build_core(settings: Any, api_key: str, secrets: Any = None, bus: Any = None
         secrets=secrets,
         endpoints=settings.connectors.endpoints,
     )
+
+    async def report_mcp(problem: str) -> None:
+        await bus.publish(ErrorReported(source="mcp", message=problem))
+
+    mcp = McpHub(
+        load_mcp_config(Path(settings.connectors.mcp_config)),
+        start_timeout=settings.connectors.mcp_start_timeout_seconds,
+        call_timeout=settings.connectors.tool_timeout_seconds,
+        stderr_dir=Path(settings.logging.directory),
+        report=report_mcp,
+    )
     orchestrator = Orchestrator(
         discover(),
         context,
         tool_timeout=settings.connectors.tool_timeout_seconds,
         approver=approvals,
+        retry=RetryPolicy(attempts=settings.connectors.tool_attempts),
+        mcp=mcp,
     )
     runner = TextTurnRunner(
         lambda: make_openai_client(settings.api, api_key), settings.api, orchestrator
     )
     conversation = ConversationService(bus, store, runner, followups=orchestrator.followups)
     core = HarkCore(
-        settings, bus, store, conversation, None, orchestrator, runner, http, approvals
+        settings, bus, store, conversation, None, orchestrator, runner, http, approvals, mcp
     )
     core.queries = QueryService(
         bus,

@@ -10,6 +10,12 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 export PATH="$PWD/.venv/bin:$PATH"
 
+# A real MCP server from npm for the MCP tests (they skip, saying so, where npm is missing).
+if command -v npm >/dev/null; then
+  npm install --prefix tests/.npm --no-audit --no-fund --silent \
+    @modelcontextprotocol/server-filesystem@2026.8.31
+fi
+
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy src main.py
 echo "== import-linter"; lint-imports --no-cache

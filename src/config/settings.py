@@ -137,6 +137,12 @@ class ConnectorSettings(_Section):
     """Side-effecting tools that run without asking (also grown by answering "always")."""
     approval_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
     """How long a side-effecting tool waits for an answer before it is refused."""
+    tool_attempts: int = Field(default=3, ge=1, le=10)
+    """Tries of a read-only tool that failed for a passing reason (timeouts, 5xx, 429)."""
+    mcp_config: Path | None = None
+    """MCP servers, in the mcpServers JSON of desktop MCP clients; mcp.json in the config dir."""
+    mcp_start_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    """How long an MCP server may take to start before it is skipped."""
 
     @field_validator("timezone")
     @classmethod
@@ -182,6 +188,7 @@ class Settings(BaseSettings):
         self.socket.path = self.socket.path or paths.socket
         self.secrets.file = self.secrets.file or paths.secrets_file
         self.connectors.notes_dir = self.connectors.notes_dir or paths.data_dir / "notes"
+        self.connectors.mcp_config = self.connectors.mcp_config or paths.config_dir / "mcp.json"
         return self
 
     @classmethod

@@ -4,20 +4,25 @@ Every connector becomes a specialist agent (its own instructions and tools); the
 hands a request to one of them by handoff, following the H.A.N.D.O.F.F. routing checklist in
 its instructions. Specialists can hand back to the root when a request spans several
 domains. Requests nobody can serve are noted through a tool so the user can review them.
+The user's MCP servers (``mcp_hub``) join as one specialist each, under the same approval rule.
+
+Every tool runs through one wrapper, on the text path (agents SDK) and the voice path
+(``run_tool``) alike: side effects wait for the user's approval, reads are retried on passing
+failures (``tool_policy``), and nothing runs past the tool timeout. Specialists may ask for
+several tools in one reply; those run concurrently.
 
 The agents SDK is imported only when the agents are first built (see ``root_agent``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
 import logging
 import string
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from src.connectors.base import (
     Connector,
@@ -27,8 +32,12 @@ from src.connectors.base import (
     ToolFunction,
     render_progress,
 )
+from src.connectors.tool_policy import RetryPolicy, with_retries, within
 from src.domain.history import ToolCall
 from src.services.text_runner import TOOL_ERROR_PREFIX, UNHANDLED_TOOL
+
+if TYPE_CHECKING:
+    from src.connectors.mcp_hub import McpHub, McpServerState, McpTool
 
 log = logging.getLogger(__name__)
 
@@ -101,27 +110,38 @@ class Orchestrator:
         *,
         tool_timeout: float = 20.0,
         approver: Approver | None = None,
+        retry: RetryPolicy | None = None,
+        mcp: McpHub | None = None,
     ) -> None:
         self.connectors = list(connectors)
         self._context = context
         self._tool_timeout = tool_timeout
         self._approver = approver
+        self._retry = retry or RetryPolicy()
+        self._mcp = mcp
         self._tooldefs: dict[str, tuple[Connector, ToolDef]] = {}
+        self._runnable: dict[str, ToolFunction] = {}
         for connector in self.connectors:
             for tool in connector.build_tools(context):
                 if tool.name in self._tooldefs:
                     raise ValueError(f"tool name {tool.name!r} is used by two connectors")
                 self._tooldefs[tool.name] = (connector, tool)
+                self._runnable[tool.name] = self._wrapped(connector, tool)
         self._root: Any = None
 
     def tool_names(self) -> list[str]:
-        return sorted(self._tooldefs)
+        return sorted([*self._tooldefs, *self._mcp_tools()])
 
     def progress(self, tool: str, arguments: Mapping[str, Any]) -> str:
+        if tool.startswith("transfer_to_mcp_"):
+            return f"Asking the {tool.removeprefix('transfer_to_mcp_')} MCP server..."
         if tool.startswith("transfer_to_"):
             return f"Asking the {tool.removeprefix('transfer_to_')} specialist..."
         if tool == UNHANDLED_TOOL:
             return "Noting a request I can't handle yet..."
+        mcp_tool = self._mcp_tools().get(tool)
+        if mcp_tool is not None:
+            return f"Running {mcp_tool.name} on {mcp_tool.server}..."
         entry = self._tooldefs.get(tool)
         if entry is None:
             return f"Running {tool}..."
@@ -153,10 +173,10 @@ class Orchestrator:
         return out[:MAX_FOLLOWUPS]
 
     def tool_schemas(self) -> list[dict[str, Any]]:
-        """Every connector tool as a flat function definition (the Realtime API's format).
+        """Every tool as a flat function definition (the Realtime API's format).
 
-        A voice session has no handoffs: the speech model sees all specialists' tools at once
-        and calls them directly, so voice and text are served by the same connector code.
+        A voice session has no handoffs: the speech model sees all specialists' tools (MCP
+        servers' too) at once and calls them directly, so voice and text share one tool code.
         """
         from agents import function_tool
 
@@ -171,11 +191,20 @@ class Orchestrator:
                     "parameters": wrapped.params_json_schema,
                 }
             )
+        for name, mcp_tool in self._mcp_tools().items():
+            out.append(
+                {
+                    "type": "function",
+                    "name": name,
+                    "description": _mcp_tool_description(mcp_tool),
+                    "parameters": mcp_tool.schema(),
+                }
+            )
         return out
 
     def tool_catalog(self) -> list[dict[str, Any]]:
         """Every tool with its connector and whether it has side effects (for UIs, the socket)."""
-        return [
+        catalog = [
             {
                 "name": tool.name,
                 "connector": connector.name,
@@ -184,9 +213,22 @@ class Orchestrator:
             }
             for connector, tool in self._tooldefs.values()
         ]
+        catalog.extend(
+            {
+                "name": name,
+                "connector": f"mcp_{tool.server_slug}",
+                "description": tool.description.split("\n")[0],
+                "side_effect": tool.needs_approval,
+            }
+            for name, tool in self._mcp_tools().items()
+        )
+        return catalog
 
     def connection_catalog(self) -> list[dict[str, Any]]:
-        """Each connector, the secrets it needs, and whether they are all stored."""
+        """Each connector, the secrets it needs, and whether they are all stored.
+
+        MCP servers are listed too: "connected" means the server is running.
+        """
         secrets = self._context.secrets
         out = []
         for c in self.connectors:
@@ -199,9 +241,21 @@ class Orchestrator:
                     "connected": not missing,
                 }
             )
+        for state in self._mcp.servers() if self._mcp is not None else []:
+            out.append(
+                {
+                    "name": state.agent_name,
+                    "title": f"{state.spec.name} (MCP server)",
+                    "requires": [],
+                    "connected": state.status == "running",
+                }
+            )
         return out
 
     def side_effect(self, tool: str) -> bool:
+        mcp_tool = self._mcp_tools().get(tool)
+        if mcp_tool is not None:
+            return mcp_tool.needs_approval
         entry = self._tooldefs.get(tool)
         return bool(entry and entry[1].side_effect)
 
@@ -209,31 +263,26 @@ class Orchestrator:
         """Run one tool by name with JSON arguments; never raises for tool or argument faults.
 
         Returns ``(ok, output)`` where a failed output is a sentence for the model to relay.
+        The same wrapper as the text path: approval, retries and the timeout all apply.
         """
+        mcp_tool = self._mcp_tools().get(tool)
+        if mcp_tool is not None:
+            return await self._run_mcp(mcp_tool, arguments)
         entry = self._tooldefs.get(tool)
         if entry is None:
             return False, f"{TOOL_ERROR_PREFIX} There is no tool called {tool}."
-        try:
-            args = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError:
-            return False, f"{TOOL_ERROR_PREFIX} The arguments for {tool} were not valid JSON."
-        if not isinstance(args, dict):
-            return False, f"{TOOL_ERROR_PREFIX} The arguments for {tool} must be an object."
+        args = _parse_arguments(tool, arguments)
+        if isinstance(args, str):
+            return False, args
         try:
             inspect.signature(entry[1].func).bind(**args)
         except TypeError:
             log.warning("tool %s called with unexpected arguments", tool)
             return False, f"{TOOL_ERROR_PREFIX} {tool} was called with the wrong arguments."
-        guarded = self._guarded(entry[0], entry[1])
         try:
-            if entry[1].side_effect:  # the user's answer is not bound by the tool timeout
-                return True, await guarded(**args)
-            async with asyncio.timeout(self._tool_timeout):
-                return True, await guarded(**args)
+            return True, await self._runnable[tool](**args)
         except ConnectorError as exc:
             return False, f"{TOOL_ERROR_PREFIX} {exc.message}"
-        except TimeoutError:
-            return False, f"{TOOL_ERROR_PREFIX} {tool} took too long and was stopped."
         except TypeError:
             log.warning("tool %s called with unexpected arguments", tool)
             return False, f"{TOOL_ERROR_PREFIX} {tool} was called with the wrong arguments."
@@ -241,54 +290,126 @@ class Orchestrator:
             log.error("tool %s failed unexpectedly", tool, exc_info=exc)
             return False, f"{TOOL_ERROR_PREFIX} {tool} failed unexpectedly."
 
-    def _guarded(self, connector: Connector, tool: ToolDef) -> ToolFunction:
-        """The tool's function, made to wait for the user's approval if it has side effects.
+    def _wrapped(self, connector: Connector, tool: ToolDef) -> ToolFunction:
+        """The tool's function as Hark runs it, on the text and the voice path alike.
 
-        The wrapper keeps the signature and docstring (``functools.wraps``), so the agents
-        SDK derives the same schema; without an approver a side-effecting tool never runs.
+        A side-effecting tool first waits for the user's approval (the wait is not bound by
+        the timeout; without an approver it never runs) and is never retried. A read is
+        retried on retryable failures. Either way the work itself is bound by the tool
+        timeout. ``functools.wraps`` keeps signature and docstring, so the agents SDK derives
+        the same schema.
         """
-        if not tool.side_effect:
-            return tool.func
         func = tool.func
         signature = inspect.signature(func)
 
         @functools.wraps(func)
-        async def guarded(*args: Any, **kwargs: Any) -> str:
+        async def wrapped(*args: Any, **kwargs: Any) -> str:
+            if not tool.side_effect:
+                return await within(
+                    self._tool_timeout,
+                    tool.name,
+                    with_retries(tool.name, lambda: func(*args, **kwargs), self._retry),
+                )
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             arguments = dict(bound.arguments)
             template = tool.readback or f"Run {tool.name} with {{arguments}}"
             readback = render_progress(template, {**arguments, "arguments": arguments})
-            if self._approver is None:
-                return (
-                    f"{TOOL_ERROR_PREFIX} {tool.name} needs the user's approval, "
-                    "and there is no way to ask for it here."
-                )
-            approved = await self._approver.request(
-                tool.name, connector.name, readback, json.dumps(arguments, ensure_ascii=False)
-            )
-            if not approved:
-                return DECLINED
-            return await func(*args, **kwargs)
+            refusal = await self._ask(tool.name, connector.name, readback, arguments)
+            if refusal is not None:
+                return refusal
+            return await within(self._tool_timeout, tool.name, func(*args, **kwargs))
 
-        return guarded
+        return wrapped
+
+    async def _ask(
+        self, tool: str, agent: str, readback: str, arguments: Mapping[str, Any]
+    ) -> str | None:
+        """None when the user approved; otherwise the sentence the model gets instead."""
+        if self._approver is None:
+            return (
+                f"{TOOL_ERROR_PREFIX} {tool} needs the user's approval, "
+                "and there is no way to ask for it here."
+            )
+        approved = await self._approver.request(
+            tool, agent, readback, json.dumps(dict(arguments), ensure_ascii=False)
+        )
+        return None if approved else DECLINED
+
+    # ---- MCP servers ----------------------------------------------------------------------
+
+    def _mcp_tools(self) -> dict[str, McpTool]:
+        """The running MCP servers' tools; names that clash with a connector's are left out."""
+        if self._mcp is None:
+            return {}
+        return {n: t for n, t in self._mcp.tools().items() if n not in self._tooldefs}
+
+    def _mcp_servers(self) -> list[McpServerState]:
+        return self._mcp.running() if self._mcp is not None else []
+
+    async def _run_mcp(self, tool: McpTool, arguments: str) -> tuple[bool, str]:
+        """An MCP tool call: approval by the server's hints, then the call within the timeout.
+
+        MCP tools are not retried: their hints do not promise that a repeat is harmless.
+        """
+        assert self._mcp is not None
+        args = _parse_arguments(tool.qualified, arguments)
+        if isinstance(args, str):
+            return False, args
+        if tool.needs_approval:
+            refusal = await self._ask(
+                tool.qualified, f"mcp_{tool.server_slug}", tool.readback(args), args
+            )
+            if refusal is not None:
+                return True, refusal
+        try:
+            return True, await within(self._tool_timeout, tool.name, self._mcp.call(tool, args))
+        except ConnectorError as exc:
+            return False, f"{TOOL_ERROR_PREFIX} {exc.message}"
+
+    def _mcp_function_tool(self, tool: McpTool) -> Any:
+        """An MCP tool for the agents SDK, invoked through ``_run_mcp`` like the voice path."""
+        from agents import FunctionTool
+
+        async def invoke(_context: Any, arguments: str) -> str:
+            return (await self._run_mcp(tool, arguments))[1]
+
+        return FunctionTool(
+            name=tool.qualified,
+            description=_mcp_tool_description(tool),
+            params_json_schema=tool.schema(),
+            on_invoke_tool=invoke,
+            strict_json_schema=False,
+        )
+
+    # ---- instructions and the agent graph -------------------------------------------------
+
+    def _roster(self) -> list[tuple[str, str, str]]:
+        """(agent name, title, description) of every specialist, connectors then MCP servers."""
+        roster = [(c.name, c.title, c.description) for c in self.connectors]
+        roster.extend(
+            (s.agent_name, f"{s.spec.name} (MCP server)", s.description())
+            for s in self._mcp_servers()
+        )
+        return roster
 
     def voice_instructions(self) -> str:
         """Instructions for a speech-to-speech session: every tool at hand, no handoffs."""
-        areas = "\n".join(f"- {c.title}: {c.description}" for c in self.connectors)
+        areas = "\n".join(f"- {title}: {text}" for _name, title, text in self._roster())
         return VOICE_INSTRUCTIONS.format(areas=areas)
 
     def instructions(self) -> str:
-        roster = "\n".join(f"- {c.name}: {c.description}" for c in self.connectors)
+        roster = "\n".join(f"- {name}: {text}" for name, _title, text in self._roster())
         return ROOT_INSTRUCTIONS.format(framework=HANDOFF_FRAMEWORK, roster=roster)
 
     def root_agent(self) -> Any:
+        """The agent graph, built once; start the MCP hub first so its servers are in it."""
         if self._root is None:
             self._root = self._build()
         return self._root
 
     def _build(self) -> Any:
-        from agents import Agent, Tool, function_tool
+        from agents import Agent, ModelSettings, Tool, function_tool
 
         def failure(_ctx: Any, error: Exception) -> str:
             if isinstance(error, ConnectorError):
@@ -296,14 +417,12 @@ class Orchestrator:
             log.error("tool failed unexpectedly: %s", type(error).__name__, exc_info=error)
             return f"{TOOL_ERROR_PREFIX} The tool failed unexpectedly; the details are in the log."
 
+        # Independent reads in one reply (two cities' weather) run at once, not one by one.
+        parallel = ModelSettings(parallel_tool_calls=True)
         specialists = []
         for connector in self.connectors:
             tools: list[Tool] = [
-                function_tool(
-                    self._guarded(c, tool),
-                    failure_error_function=failure,
-                    timeout=self._tool_timeout,
-                )
+                function_tool(self._runnable[tool.name], failure_error_function=failure)
                 for c, tool in self._tooldefs.values()
                 if c is connector
             ]
@@ -313,6 +432,22 @@ class Orchestrator:
                     handoff_description=connector.description,
                     instructions=connector.instructions + SPECIALIST_SUFFIX,
                     tools=tools,
+                    model_settings=parallel,
+                )
+            )
+        mcp_tools = self._mcp_tools()
+        for state in self._mcp_servers():
+            specialists.append(
+                Agent(
+                    name=state.agent_name,
+                    handoff_description=state.description(),
+                    instructions=(state.instructions or state.description()) + SPECIALIST_SUFFIX,
+                    tools=[
+                        self._mcp_function_tool(t)
+                        for t in state.tools
+                        if mcp_tools.get(t.qualified) is t
+                    ],
+                    model_settings=parallel,
                 )
             )
 
@@ -324,6 +459,8 @@ class Orchestrator:
             """
             return "Noted. Tell the user plainly that you cannot do this yet."
 
+        # The root hands off (one specialist at a time), so it keeps the default: no parallel
+        # handoffs for the SDK to drop.
         root = Agent(
             name=ROOT_NAME,
             instructions=self.instructions(),
@@ -333,3 +470,20 @@ class Orchestrator:
         for agent in specialists:
             agent.handoffs.append(root)
         return root
+
+
+def _parse_arguments(tool: str, arguments: str) -> dict[str, Any] | str:
+    """The JSON object of a call's arguments, or the sentence saying what is wrong with them."""
+    try:
+        args = json.loads(arguments) if arguments.strip() else {}
+    except json.JSONDecodeError:
+        return f"{TOOL_ERROR_PREFIX} The arguments for {tool} were not valid JSON."
+    if not isinstance(args, dict):
+        return f"{TOOL_ERROR_PREFIX} The arguments for {tool} must be an object."
+    return args
+
+
+def _mcp_tool_description(tool: McpTool) -> str:
+    """The server's own description, prefixed with where the tool lives (voice sees them all)."""
+    where = f"[{tool.server} MCP server]"
+    return f"{where} {tool.description}" if tool.description else f"{where} {tool.name}"

@@ -226,6 +226,7 @@ class OpenMeteoClient:
             raise ConnectorError(f"{SERVICE} couldn't answer that: {reason}")
         return payload
 
+
 def clamp_days(days: int) -> int:
     return max(1, min(MAX_FORECAST_DAYS, int(days)))
 

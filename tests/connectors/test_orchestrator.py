@@ -10,6 +10,7 @@ import pytest
 from src.connectors.base import Connector, ConnectorContext, ConnectorError, ToolDef
 from src.connectors.orchestrator import HANDOFF_FRAMEWORK, Orchestrator
 from src.connectors.registry import discover
+from src.connectors.tool_policy import RetryPolicy
 from src.domain.history import ToolCall
 
 
@@ -37,10 +38,16 @@ def _echo_connector() -> Connector:
     )
 
 
+async def _no_pause(_seconds: float) -> None:
+    """Retries without waiting: the pauses are the retry tests' business."""
+
+
 @pytest.fixture
 def orchestrator() -> Orchestrator:
     http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
-    return Orchestrator([_echo_connector()], ConnectorContext(http=http))
+    return Orchestrator(
+        [_echo_connector()], ConnectorContext(http=http), retry=RetryPolicy(sleep=_no_pause)
+    )
 
 
 def test_the_registry_finds_one_connector_per_file() -> None:
