@@ -131,6 +131,18 @@ class ConnectorSettings(_Section):
     """Let the web reader open localhost and private-network addresses."""
     tool_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     """How long one tool call may run."""
+    language: str = "en"
+    """Language for Wikipedia, news and place names (a two-letter code)."""
+    news_country: str = "us"
+    """Country of the top headlines (a two-letter code)."""
+    currency: str = "usd"
+    """Currency for crypto prices."""
+    alpaca_live: bool = False
+    """Trade with real money on Alpaca; paper trading unless this is true."""
+    plaid_environment: Literal["sandbox", "production"] = "sandbox"
+    """Plaid environment for bank balances and transactions."""
+    allow_ip_location: bool = False
+    """Let the location connector look up your city from your IP address."""
     notes_dir: Path | None = None
     """Where local notes are kept as Markdown files; notes/ in the data directory by default."""
     always_allow: list[str] = Field(default_factory=list)
