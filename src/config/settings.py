@@ -136,13 +136,17 @@ class ConnectorSettings(_Section):
     news_country: str = "us"
     """Country of the top headlines (a two-letter code)."""
     currency: str = "usd"
-    """Currency for crypto prices."""
+    """Currency for crypto and flight prices."""
     alpaca_live: bool = False
     """Trade with real money on Alpaca; paper trading unless this is true."""
     plaid_environment: Literal["sandbox", "production"] = "sandbox"
     """Plaid environment for bank balances and transactions."""
     allow_ip_location: bool = False
     """Let the location connector look up your city from your IP address."""
+    timers_file: Path | None = None
+    """Where timers and reminders are saved; timers.json in the data directory by default."""
+    disk_paths: list[Path] = Field(default_factory=list)
+    """Disks the system-status connector reports; the home folder's and / when empty."""
     notes_dir: Path | None = None
     """Where local notes are kept as Markdown files; notes/ in the data directory by default."""
     always_allow: list[str] = Field(default_factory=list)
@@ -200,6 +204,7 @@ class Settings(BaseSettings):
         self.socket.path = self.socket.path or paths.socket
         self.secrets.file = self.secrets.file or paths.secrets_file
         self.connectors.notes_dir = self.connectors.notes_dir or paths.data_dir / "notes"
+        self.connectors.timers_file = self.connectors.timers_file or paths.data_dir / "timers.json"
         self.connectors.mcp_config = self.connectors.mcp_config or paths.config_dir / "mcp.json"
         return self
 
