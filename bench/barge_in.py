@@ -42,6 +42,7 @@ from tests.fakes.speech import speak
 
 RATE = 48_000
 BLOCK = 480
+SELF_HEARD: list[int] = []  # per trial: barge-in actions caused by the assistant's own echo
 
 
 class NoTools:
@@ -117,6 +118,8 @@ async def trial(
         for _ in range(200):
             mic.extend(leak.through(speaker.play(10)))
             mic.feed(1)
+        # Nobody spoke yet: any pause or interruption so far was Hark hearing itself.
+        SELF_HEARD.append(session.interruptions + session.false_interruptions)
         # The user starts speaking at a random sample inside a block, over the echo.
         offset = rng.randrange(BLOCK)
         user = np.concatenate([np.zeros(offset, dtype=np.int16), speech])
@@ -174,6 +177,11 @@ async def main(trials: int) -> None:
     print(
         f"barge-in, speech onset to speaker silence: p50 {statistics.median(times):.0f} ms, "
         f"p95 {p95:.0f} ms, max {times[-1]:.0f} ms"
+    )
+    print(
+        f"self-interruptions (pauses or cuts) from the assistant's own echo during the first "
+        f"2 s of its speech, while the canceller converges: {sum(SELF_HEARD)} "
+        f"in {len(SELF_HEARD)} trials"
     )
     busy, idle = frame_cost(True), frame_cost(False)
     print(

@@ -35,7 +35,7 @@ from src.events.conversation import ErrorReported
 from src.events.session import ListeningChanged, TurnDetectionChanged
 from src.events.tasks import TaskOwner
 from src.services.audio_io import AudioInput, AudioOutput
-from src.services.echo_canceller import EchoCanceller
+from src.services.echo_canceller import EchoCanceller, NullEchoCanceller
 from src.services.pcm_frames import FrameAssembler
 from src.services.playback_buffer import PlaybackBuffer
 from src.services.realtime_session_config import TurnDetectionMode
@@ -46,6 +46,12 @@ from src.services.voice_turns import VoiceTurnRecorder
 log = logging.getLogger(__name__)
 
 SILENCE_BATCH_BYTES = 24_000 * 2 // 10  # 100 ms of 24 kHz PCM16
+CONVERGENCE_MS = 2_000
+"""Assistant speech the echo canceller must hear before barge-in trusts its output."""
+NEAR_END_RATIO = 0.5
+"""Until then, a frame is the user's speech only if its level after echo cancellation is
+above half (-6 dB) the level being played: unconverged residual echo is quieter than that,
+a person talking over the assistant is not."""
 MODES: tuple[TurnDetectionMode, ...] = ("server_vad", "semantic_vad", "client_vad", "push_to_talk")
 
 
@@ -90,6 +96,8 @@ class VoiceSession:
         self._recorder = recorder
         self._mode: TurnDetectionMode = mode
         self._barge_in = barge_in or BargeInDetector()
+        self._render_ms = 0  # assistant audio the echo canceller has heard (audio thread)
+        self._far_rms = 0.0  # level of the block last sent to the speaker (audio thread)
         self._segmenter = SpeechSegmenter(segmenter or SegmenterConfig())
         self._render_frames = FrameAssembler()
         self._to_api = Resampler(48_000, 24_000)  # half-band: under 0.5 ms of delay
@@ -199,7 +207,10 @@ class VoiceSession:
             clean = self._echo.process_capture(frame)
         speech = self._vad.is_speech(clean)
         audible = self._playback.is_playing and not self._paused
-        action = self._barge_in.on_frame(speech, audible)
+        talking_over = speech
+        if speech and audible and not self._echo_converged():
+            talking_over = _rms(clean) > NEAR_END_RATIO * self._far_rms
+        action = self._barge_in.on_frame(talking_over, audible)
         if action is not None:
             self._act(action)
         if not self._listening or self._muted:
@@ -265,6 +276,9 @@ class VoiceSession:
     # -- playback path (sound card thread) -------------------------------------------------
     def _pull(self, n: int) -> npt.NDArray[np.int16]:
         out = np.zeros(n, dtype=np.int16) if self._paused else self._playback.read(n)
+        self._far_rms = _rms(out)
+        if self._render_ms < CONVERGENCE_MS and self._playback.is_playing:
+            self._render_ms += n * 1000 // 48_000
         with self._echo_lock:
             for frame in self._render_frames.push(out):
                 self._echo.process_render(frame)
@@ -274,9 +288,18 @@ class VoiceSession:
             asyncio.run_coroutine_threadsafe(self._recorder.playback_changed(playing), self._loop)
         return out
 
+    def _echo_converged(self) -> bool:
+        return self._render_ms >= CONVERGENCE_MS or isinstance(self._echo, NullEchoCanceller)
+
     # -- the Realtime client's audio sinks ---------------------------------------------------
     def on_audio(self, item_id: str, pcm24k: bytes) -> None:
         self._playback.push(item_id, pcm24k)
 
     def on_audio_end(self, item_id: str) -> None:
         self._playback.end_item(item_id)
+
+
+def _rms(samples: npt.NDArray[np.int16]) -> float:
+    if samples.size == 0:
+        return 0.0
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))

@@ -26,7 +26,7 @@ from src.events.commands import PushToTalk, SetMuted, SetTurnDetection, SubmitTe
 from src.events.conversation import TurnCancelled, TurnCompleted
 from src.events.session import TurnDetectionChanged
 from src.services.conversation import ConversationService
-from src.services.echo_canceller import NullEchoCanceller
+from src.services.echo_canceller import EchoCanceller, NullEchoCanceller
 from src.services.playback_buffer import PlaybackBuffer
 from src.services.realtime_client import RealtimeClient
 from src.services.storage import HistoryStore
@@ -314,3 +314,78 @@ async def test_mute_and_push_to_talk_gate_the_microphone(
         SAFETY,
     )
     assert commit["type"] == "input_audio_buffer.commit"
+
+
+class UnconvergedEchoCanceller(EchoCanceller):
+    """Removes nothing: the worst case of a canceller that has not converged yet."""
+
+    name = "unconverged"
+
+    def process_render(self, frame48k: npt.NDArray[np.int16]) -> None:
+        return None
+
+    def process_capture(self, frame48k: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        return frame48k.copy()
+
+    def set_delay_ms(self, delay_ms: int) -> None:
+        return None
+
+
+async def test_its_own_echo_never_pauses_the_assistant_but_the_user_does(
+    tmp_path: Path, openai_server: ScriptedOpenAIServer
+) -> None:
+    bus = EventBus()
+    store = HistoryStore(tmp_path / "hark.db")
+    conversation = ConversationService(bus, store, ScriptedRunner(model="gpt-realtime"))
+    await conversation.start()
+    await conversation.open()
+    playback = PlaybackBuffer(prebuffer_ms=0)
+    client = AsyncOpenAI(api_key="sk-test-echo", base_url=openai_server.base_url, max_retries=0)
+    realtime = RealtimeClient(
+        bus,
+        lambda: client,
+        ApiSettings(base_url=openai_server.base_url),
+        "Hark",
+        NoTools(),
+        turn_detection="server_vad",
+        on_audio=playback.push,
+        on_audio_end=playback.end_item,
+    )
+    mic, speaker = FakeAudioInput(bus=bus), FakeAudioOutput()
+    recorder = VoiceTurnRecorder(
+        bus, conversation, "gpt-realtime", audio_pending=lambda: playback.is_playing
+    )
+    session = VoiceSession(
+        bus,
+        realtime,
+        mic,
+        speaker,
+        playback,
+        UnconvergedEchoCanceller(),
+        LoudnessVad(),
+        recorder,
+        mode="server_vad",
+    )
+    await session.start()
+    try:
+        playback.push("item_echo", voice(1500, amplitude=0.5).reshape(-1, 2)[:, 0].tobytes())
+        playback.end_item("item_echo")
+        # The assistant's voice leaks into the microphone at -10 dB, loud enough for the VAD.
+        for _ in range(60):
+            played = speaker.play(10)
+            mic.extend((played * 0.3).astype(np.int16))
+            mic.feed(1)
+        assert session.false_interruptions == 0 and session.interruptions == 0
+        assert np.abs(speaker.play(10)).max() > 0  # still talking
+        # The user, close to the microphone, talks over it: playback pauses at once.
+        for _ in range(6):
+            played = speaker.play(10)
+            mic.extend((played * 0.3).astype(np.int16) + voice(10, amplitude=0.6, freq=220))
+            mic.feed(1)
+        assert np.abs(speaker.play(10)).max() == 0
+    finally:
+        await session.close()
+        await conversation.close()
+        await bus.close()
+        await client.close()
+        store.close()
