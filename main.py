@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import logging
 import os
@@ -431,25 +430,51 @@ def build_voice(
 
 
 async def run_text_mode(core: Core, args: argparse.Namespace, api_key: str, secrets: Any) -> int:
+    """Line mode: the prompt first, the assistant started behind it.
+
+    The first question waits for the core (``ready``), so nothing typed early is lost; a core
+    that cannot start (a damaged history file...) ends line mode with its sentence.
+    """
+    from src.events.bus import EventBus
     from src.presentation.line_mode import LineMode
     from src.services.storage import StorageError
 
+    loop = asyncio.get_running_loop()
+    bus = EventBus()
+    ready: asyncio.Future[None] = loop.create_future()
+    running: list[HarkCore] = []
+
+    async def boot() -> None:
+        try:
+            await asyncio.to_thread(_preload_core_modules)
+            hark = build_core(core.settings, api_key, secrets, bus)
+            running.append(hark)
+            await hark.start(args.resume)
+        except StorageError as exc:
+            ready.set_exception(UsageError(str(exc)))
+            return
+        except BaseException as exc:
+            ready.set_exception(exc)
+            raise
+        ready.set_result(None)
+        loop.run_in_executor(None, hark.runner.warm_up)
+
+    booting = loop.create_task(boot(), name="hark:boot")
+    front = loop.create_task(LineMode(bus, ready=ready).run(), name="hark:line-mode")
     try:
-        hark = build_core(core.settings, api_key, secrets)
-    except StorageError as exc:
-        raise UsageError(str(exc)) from None
-    front = LineMode(hark.bus)
-    try:
-        await hark.start(args.resume)
-        warm = asyncio.get_running_loop().run_in_executor(None, hark.runner.warm_up)
-        code = await front.run()
-        with contextlib.suppress(Exception):
-            await warm
-        return code
-    except StorageError as exc:
-        raise UsageError(str(exc)) from None
+        await asyncio.wait({front, booting}, return_when=asyncio.FIRST_COMPLETED)
+        failure = ready.exception() if ready.done() else None
+        if failure is not None:
+            front.cancel()
+            await asyncio.wait({front})
+            raise failure
+        return await front
     finally:
-        await hark.close()
+        if not booting.done():
+            booting.cancel()
+            await asyncio.wait({booting})
+        for hark in running:
+            await hark.close()
 
 
 def settings_view(core: Core, key_source: str | None) -> dict[str, Any]:

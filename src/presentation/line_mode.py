@@ -105,9 +105,16 @@ class _LineReader:
 
 
 class LineMode:
-    def __init__(self, bus: EventBus, io: LineModeIO | None = None) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        io: LineModeIO | None = None,
+        *,
+        ready: asyncio.Future[None] | None = None,
+    ) -> None:
         self._bus = bus
         self._io = io or LineModeIO()
+        self._ready = ready
         self._turn_done = asyncio.Event()
         self._approvals: asyncio.Queue[ApprovalRequested] = asyncio.Queue()
         self._in_turn = False
@@ -258,6 +265,10 @@ class LineMode:
                     continue
                 if text in QUIT_WORDS:
                     break
+                if self._ready is not None and not self._ready.done():
+                    await asyncio.wait({self._ready})  # the assistant is still starting
+                if self._ready is not None and self._ready.exception() is not None:
+                    break  # it could not start; the caller reports why
                 self._turn_done.clear()
                 self._in_turn = True
                 await self._bus.publish(SubmitText(text=text))

@@ -135,3 +135,19 @@ def test_a_dotenv_file_in_the_working_directory_is_read(home: HarkHome) -> None:
     # The environment still wins over .env.
     result = home.run("config", "show", HARK_API__MODEL="model-from-env")
     assert "model-from-env" in result.stdout and "model-from-dotenv" not in result.stdout
+
+
+def test_a_damaged_history_file_is_a_clear_error_not_a_hang(home: HarkHome) -> None:
+    database = home.root / "data" / "hark.db"
+    database.parent.mkdir(parents=True)
+    database.write_bytes(b"this is not a database, it is a shopping list" * 100)
+    result = home.run(
+        "--text-only",
+        input="hello\n",
+        OPENAI_API_KEY="sk-test-damaged-db",
+        OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "hark.db" in result.stderr and "Traceback" not in result.stderr
+    assert database.read_bytes().startswith(b"this is not a database")  # left untouched
