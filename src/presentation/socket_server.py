@@ -70,7 +70,7 @@ class SocketLimits:
 
     max_message_bytes: int = 1_048_576
     max_clients: int = 128
-    max_events_per_client: int = 1000
+    max_events_per_client: int = 4096
     """Events waiting for a slow client before the oldest are dropped."""
     max_replies_per_client: int = 256
     """Replies waiting for a client before Hark stops reading its requests."""
