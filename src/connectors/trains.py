@@ -26,7 +26,7 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    request_json,
 )
 from src.connectors.clock import local_zone, parse_clock_time, spoken_clock, spoken_date
 
@@ -162,28 +162,16 @@ class SwissTransportClient:
             params["time"] = at
         if arrive_by:
             params["isArrivalTime"] = 1
-        try:
-            response = await self._http.get(
-                f"{self._base}/connections", params=params, timeout=REQUEST_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.status_code in (400, 404):
-            message = _error_message(response)
-            if message:
-                raise ConnectorError(f"{SERVICE} couldn't answer that: {message}", status=400)
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
-        if not isinstance(payload, dict):
-            raise _malformed()
-        return payload
-
+        return await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            f"{self._base}/connections",
+            params=params,
+            timeout=REQUEST_TIMEOUT,
+            reason=_error_message,
+            malformed=_malformed().message,
+        )
 
 def _malformed() -> ConnectorError:
     return ConnectorError(f"{SERVICE} sent a timetable I couldn't read.", retryable=True)
