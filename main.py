@@ -553,6 +553,7 @@ async def run_tui(
     app = make_app(
         bus,
         key_store=LazyKeyStore(secrets),
+        connections=LazyConnections(core, secrets),
         settings_view=settings_view(core, source),
         first_run=api_key is None,
         on_ready=on_ready,
@@ -583,6 +584,43 @@ class LazyKeyStore:
     def names(self) -> list[str]:
         names: list[str] = self._secrets.store().names()
         return names
+
+    def delete(self, name: str) -> bool:
+        deleted: bool = self._secrets.store().delete(name)
+        return deleted
+
+
+class LazyConnections:
+    """The TUI's connect/disconnect actions, built on first use: importing every connector
+    must not delay the first paint."""
+
+    def __init__(self, core: Core, secrets: LazySecrets) -> None:
+        self._core = core
+        self._secrets = secrets
+        self._actions: Any = None
+
+    def _get(self) -> Any:
+        if self._actions is None:
+            from src.connectors.registry import discover
+            from src.presentation.connection_actions import ConnectionActions
+
+            self._actions = ConnectionActions(
+                discover(),
+                self._secrets.store,
+                endpoints=self._core.settings.connectors.endpoints,
+            )
+        return self._actions
+
+    def form(self, name: str) -> Any:
+        return self._get().form(name)
+
+    async def connect(self, name: str, *args: Any, **kwargs: Any) -> str:
+        said: str = await self._get().connect(name, *args, **kwargs)
+        return said
+
+    async def disconnect(self, name: str) -> str:
+        said: str = await self._get().disconnect(name)
+        return said
 
 
 def _preload_core_modules() -> None:

@@ -232,12 +232,20 @@ class Orchestrator:
         secrets = self._context.secrets
         out = []
         for c in self.connectors:
-            missing = [s for s in c.requires_secrets if secrets is None or not secrets.get(s)]
+            needs = list(c.requires_secrets)
+            if c.oauth is not None:
+                # An account signed in by browser: its tokens are the proof of connection.
+                needs.append(f"oauth.{c.oauth.provider}")
+            missing = [s for s in needs if secrets is None or not secrets.get(s)]
             out.append(
                 {
                     "name": c.name,
                     "title": c.title,
-                    "requires": list(c.requires_secrets),
+                    "requires": (
+                        [*c.requires_secrets, f"{c.oauth.provider} account"]
+                        if c.oauth is not None
+                        else list(c.requires_secrets)
+                    ),
                     "connected": not missing,
                 }
             )

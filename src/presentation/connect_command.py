@@ -89,7 +89,7 @@ def _unknown(name: str, connectors: Sequence[ConnectorInfo], out: TextIO) -> int
     return EXIT_USAGE
 
 
-def _provider_config(
+def provider_config(
     group: Sequence[ConnectorInfo], endpoints: Mapping[str, str] | None
 ) -> ProviderConfig:
     return ProviderConfig.merge([c.oauth for c in group if c.oauth is not None], endpoints)
@@ -149,7 +149,7 @@ async def connect(
         return _unknown(name, connectors, out)
     first = group[0]
     if first.oauth is not None:
-        async with _client(http) as client:
+        async with http_client(http) as client:
             return await _connect_oauth(
                 group, store, out, stdin, client, opener, endpoints, timeout
             )
@@ -171,10 +171,36 @@ def _connect_keys(
             out.write(f"hark: no value given for {secret}; nothing was stored.\n")
             return EXIT_USAGE
         values[secret] = value
-    for secret, value in values.items():
-        store.set(secret, value)
-    out.write(f"Connected {connector.title}. The key is kept in {store.describe()}.\n")
+    out.write(store_keys(connector, store, values) + "\n")
     return EXIT_OK
+
+
+def store_keys(connector: ConnectorInfo, store: SecretStoreLike, values: Mapping[str, str]) -> str:
+    """Store an API-key connector's already collected keys; the sentence to tell the user.
+
+    Raises ``ValueError`` (nothing stored) when one of its keys is missing or blank.
+    """
+    missing = [s for s in connector.requires_secrets if not values.get(s, "").strip()]
+    if missing:
+        raise ValueError(f"No value given for {', '.join(missing)}; nothing was stored.")
+    for secret in connector.requires_secrets:
+        store.set(secret, values[secret].strip())
+    return f"Connected {connector.title}. The key is kept in {store.describe()}."
+
+
+def missing_client_secrets(
+    group: Sequence[ConnectorInfo],
+    store: SecretStoreLike,
+    endpoints: Mapping[str, str] | None = None,
+) -> list[tuple[str, str]]:
+    """The OAuth client values still to ask for: (secret name, label), in order."""
+    config = provider_config(group, endpoints)
+    wanted: list[tuple[str, str]] = []
+    if config.client_id_secret and not store.get(config.client_id_secret):
+        wanted.append((config.client_id_secret, f"{config.title} OAuth client ID"))
+    if config.client_secret_secret and not store.get(config.client_secret_secret):
+        wanted.append((config.client_secret_secret, f"{config.title} OAuth client secret"))
+    return wanted
 
 
 async def _connect_oauth(
@@ -187,26 +213,20 @@ async def _connect_oauth(
     endpoints: Mapping[str, str] | None,
     timeout: float,
 ) -> int:
-    config = _provider_config(group, endpoints)
-    new_values: dict[str, str] = {}
-    client_id = store.get(config.client_id_secret) if config.client_id_secret else None
-    client_secret = store.get(config.client_secret_secret) if config.client_secret_secret else None
-    if not client_id or (config.client_secret_secret and not client_secret):
+    config = provider_config(group, endpoints)
+    wanted = missing_client_secrets(group, store, endpoints)
+    if wanted:
         help_text = next((c.key_help for c in group if c.key_help), "")
         if help_text:
             out.write(help_text.rstrip() + "\n")
-    if not client_id:
-        client_id = read_value(f"{config.title} OAuth client ID", stdin)
-        if not client_id:
-            out.write("hark: no client ID given; nothing was connected.\n")
+    new_values: dict[str, str] = {}
+    for secret, label in wanted:
+        value = read_value(label, stdin)
+        if not value:
+            what = "client secret" if secret == config.client_secret_secret else "client ID"
+            out.write(f"hark: no {what} given; nothing was connected.\n")
             return EXIT_USAGE
-        new_values[config.client_id_secret] = client_id
-    if config.client_secret_secret and not client_secret:
-        client_secret = read_value(f"{config.title} OAuth client secret", stdin)
-        if not client_secret:
-            out.write("hark: no client secret given; nothing was connected.\n")
-            return EXIT_USAGE
-        new_values[config.client_secret_secret] = client_secret
+        new_values[secret] = value
 
     def announce(url: str) -> None:
         out.write(
@@ -217,25 +237,57 @@ async def _connect_oauth(
         out.flush()
 
     try:
-        await authorize(
-            config,
-            ClientCredentials(client_id, client_secret),
-            http,
-            store,
-            opener=opener,
-            announce=announce,
-            timeout=timeout,
+        sentence = await sign_in(
+            group, store, new_values, http, opener, endpoints, timeout, announce=announce
         )
     except OAuthError as exc:
         out.write(f"hark: {exc.message}\n")
         return EXIT_FAILED
-    for secret, value in new_values.items():
-        store.set(secret, value)
-    out.write(
-        f"Connected {config.title} for {_titles(group)}. "
-        f"The sign-in is kept in {store.describe()}.\n"
-    )
+    out.write(sentence + "\n")
     return EXIT_OK
+
+
+async def sign_in(
+    group: Sequence[ConnectorInfo],
+    store: SecretStoreLike,
+    new_values: Mapping[str, str],
+    http: httpx.AsyncClient,
+    opener: Opener,
+    endpoints: Mapping[str, str] | None,
+    timeout: float,
+    *,
+    announce: Callable[[str], None],
+) -> str:
+    """Run the browser sign-in for an OAuth group with already collected client values.
+
+    ``new_values`` are client ID / secret values typed just now (stored only once the sign-in
+    succeeded); the rest comes from ``store``. Returns the sentence to tell the user; raises
+    ``OAuthError`` when the sign-in fails.
+    """
+    config = provider_config(group, endpoints)
+
+    def value(secret: str) -> str | None:
+        return (new_values.get(secret) or store.get(secret)) if secret else None
+
+    client_id = value(config.client_id_secret)
+    client_secret = value(config.client_secret_secret)
+    if not client_id or (config.client_secret_secret and not client_secret):
+        raise OAuthError(f"No {config.title} OAuth client ID or secret was given.")
+    await authorize(
+        config,
+        ClientCredentials(client_id, client_secret),
+        http,
+        store,
+        opener=opener,
+        announce=announce,
+        timeout=timeout,
+    )
+    for secret, given in new_values.items():
+        if secret:
+            store.set(secret, given)
+    return (
+        f"Connected {config.title} for {_titles(group)}. The sign-in is kept in {store.describe()}."
+    )
 
 
 async def disconnect(
@@ -262,8 +314,8 @@ async def disconnect(
         else:
             out.write(f"Disconnected {first.title}: deleted {', '.join(deleted)}.\n")
         return EXIT_OK
-    config = _provider_config(group, endpoints)
-    async with _client(http) as client:
+    config = provider_config(group, endpoints)
+    async with http_client(http) as client:
         result = await revoke_and_forget(config, client, store)
     if not result.had_tokens:
         out.write(f"{config.title} was not connected.\n")
@@ -283,7 +335,7 @@ async def disconnect(
 
 
 @contextlib.asynccontextmanager
-async def _client(http: httpx.AsyncClient | None) -> AsyncIterator[httpx.AsyncClient]:
+async def http_client(http: httpx.AsyncClient | None) -> AsyncIterator[httpx.AsyncClient]:
     """The given HTTP client, or a fresh one that is closed afterwards."""
     if http is not None:
         yield http

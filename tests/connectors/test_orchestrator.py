@@ -109,3 +109,21 @@ def test_tool_schemas_are_flat_function_definitions(orchestrator: Orchestrator) 
     assert schema["type"] == "function" and schema["name"] == "shout"
     assert schema["parameters"]["required"] == ["text"]
     assert "Repeat text loudly." in schema["description"]
+
+
+def test_oauth_connectors_are_connected_only_with_tokens() -> None:
+    class Secrets:
+        def __init__(self, stored: dict[str, str]) -> None:
+            self.stored = stored
+
+        def get(self, name: str) -> str | None:
+            return self.stored.get(name)
+
+    http = httpx.AsyncClient()
+    gmail = [c for c in discover() if c.name == "gmail"]
+    without = Orchestrator(gmail, ConnectorContext(http=http, secrets=Secrets({})))
+    (row,) = without.connection_catalog()
+    assert row["connected"] is False and row["requires"] == ["google account"]
+    signed_in = Secrets({"oauth.google": '{"access_token": "x"}'})
+    with_tokens = Orchestrator(gmail, ConnectorContext(http=http, secrets=signed_in))
+    assert with_tokens.connection_catalog()[0]["connected"] is True

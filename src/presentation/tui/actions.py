@@ -25,7 +25,8 @@ class ActionSpec:
     help: str
     """One sentence on what it does."""
     keys: str
-    """Textual key names, comma-separated; empty for palette-only actions."""
+    """Textual key names, comma-separated, bound on the app; empty for palette-only actions
+    (or actions whose keys a single screen binds, like connecting on the keys screen)."""
     shown_keys: str
     """How the keys are written for people."""
     footer: str = ""
@@ -102,9 +103,30 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "open_keys",
         "Keys and connections",
-        "Add the OpenAI key, see which connectors are connected.",
+        "Add or delete keys (the OpenAI one first); connect and disconnect connectors.",
         "ctrl+o",
         "Ctrl+O",
+    ),
+    ActionSpec(
+        "on_keys_screen('connect_selected')",
+        "Connect the selected connector",
+        "On keys and connections: type its keys, or sign in with the browser.",
+        "",
+        "c (keys screen)",
+    ),
+    ActionSpec(
+        "on_keys_screen('disconnect_selected')",
+        "Disconnect the selected connector",
+        "On keys and connections: delete its keys or sign-in, after a y/n.",
+        "",
+        "d (keys screen)",
+    ),
+    ActionSpec(
+        "on_keys_screen('delete_selected_key')",
+        "Delete the selected stored key",
+        "On keys and connections: forget that key, after a y/n.",
+        "",
+        "Delete / x (keys screen)",
     ),
     ActionSpec(
         "open_settings",

@@ -55,7 +55,7 @@ from src.presentation.tui.actions import app_bindings
 from src.presentation.tui.approval_desk import ApprovalDesk
 from src.presentation.tui.bridge import BusBridge
 from src.presentation.tui.figures import ConversationTotals, FiguresTracker
-from src.presentation.tui.keystore import KeyStore
+from src.presentation.tui.keystore import Connections, KeyStore
 from src.presentation.tui.messages import (
     AudioDevicePicked,
     BusEventReceived,
@@ -102,6 +102,7 @@ class HarkApp(App[None]):
         bus: EventBus,
         *,
         key_store: KeyStore | None = None,
+        connections: Connections | None = None,
         settings_view: Mapping[str, Any] | None = None,
         first_run: bool = False,
         on_ready: StartHook | None = None,
@@ -112,6 +113,7 @@ class HarkApp(App[None]):
         self.theme = DARK_THEME
         self._bridge = BusBridge(bus, self._receive)
         self._key_store = key_store
+        self._connections = connections
         self._settings_view: Mapping[str, Any] = settings_view or {}
         self._awaiting_key = first_run
         self._on_ready_hook = on_ready
@@ -298,7 +300,13 @@ class HarkApp(App[None]):
         if any(isinstance(s, KeysScreen) for s in self.screen_stack):
             return
         self._open(
-            KeysScreen(self._bridge.ask, self._key_store, first_run=first_run, reason=reason)
+            KeysScreen(
+                self._bridge.ask,
+                self._key_store,
+                connections=self._connections,
+                first_run=first_run,
+                reason=reason,
+            )
         )
 
     # -- actions (keys, palette) -----------------------------------------------------------------
@@ -363,6 +371,15 @@ class HarkApp(App[None]):
     def action_open_keys(self) -> None:
         self._open_keys(first_run=self._awaiting_key)
 
+    async def action_on_keys_screen(self, action: str) -> None:
+        """A keys-screen action from the palette: run it there, or open that screen first."""
+        screen = self.screen
+        if isinstance(screen, KeysScreen):
+            await screen.run_action(action)
+            return
+        self._open_keys(first_run=self._awaiting_key)
+        self.notify("Choose a row on this screen, then press the key again.")
+
     def action_open_settings(self) -> None:
         session = self.session
         self._open(
@@ -424,6 +441,7 @@ def make_app(
     bus: EventBus,
     *,
     key_store: KeyStore | None = None,
+    connections: Connections | None = None,
     settings_view: Mapping[str, Any] | None = None,
     first_run: bool = False,
     on_ready: StartHook | None = None,
@@ -432,7 +450,8 @@ def make_app(
 ) -> HarkApp:
     """Build the TUI over ``bus``; shared by ``main.py`` and the tests.
 
-    ``key_store`` stores keys typed on the keys screen (secrets never go on the bus).
+    ``key_store`` stores and deletes keys on the keys screen (secrets never go on the bus);
+    ``connections`` connects and disconnects connectors from there, for the same reason.
     ``settings_view`` is the effective settings, secrets masked, for the settings screen.
     ``first_run`` opens the keys screen at once, for a user with no OpenAI key yet.
     ``on_ready`` runs once the first screen is painted: start the assistant there, so heavy
@@ -442,6 +461,7 @@ def make_app(
     return HarkApp(
         bus,
         key_store=key_store,
+        connections=connections,
         settings_view=settings_view,
         first_run=first_run,
         on_ready=on_ready,

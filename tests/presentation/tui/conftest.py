@@ -35,6 +35,9 @@ class FakeKeyStore:
             raise self.fail_with
         self.values[name] = value
 
+    def delete(self, name: str) -> bool:
+        return self.values.pop(name, None) is not None
+
     def names(self) -> list[str]:
         return list(self.values)
 

@@ -342,7 +342,7 @@ async def test_help_lists_every_binding(app: HarkApp, bus: EventBus) -> None:
         for spec in (*ACTIONS, CTRL_C):
             assert spec.shown_keys in rendered and spec.title in rendered
         bound = {b.action for b in app.BINDINGS if isinstance(b, Binding)}
-        assert bound == {spec.action for spec in (*ACTIONS, CTRL_C)}
+        assert bound == {spec.action for spec in (*ACTIONS, CTRL_C) if spec.keys}
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ConversationScreen), "back")
 
