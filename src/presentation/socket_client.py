@@ -421,16 +421,18 @@ def run_ask(
 def _stream_turn(conn: HarkConnection, view: _AskView, turn_id: str) -> int:
     interrupted = False
     while True:
+        # Ctrl+C may land while waiting or while a delta is being printed: either way it
+        # asks Hark to cancel this answer and keeps reading until Hark confirms.
         try:
             note = conn.next_notification()
+            params = note.get("params") or {}
+            end = view.show(note)
         except KeyboardInterrupt:
             if interrupted:
                 raise  # a second Ctrl+C: leave now
             interrupted = True
             conn.notify("interrupt")
             continue
-        params = note.get("params") or {}
-        end = view.show(note)
         if end is not None and params.get("turn_id") == turn_id:
             if end == "turn.completed":
                 return EXIT_OK
