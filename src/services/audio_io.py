@@ -456,7 +456,34 @@ class _StreamKeeper:
 # ---------------------------------------------------------------------- adapters
 
 
-class SoundDeviceInput(AudioInput):
+class _KeptStream:
+    """What both sound-device adapters report about the stream their keeper looks after."""
+
+    _keeper: _StreamKeeper
+
+    @property
+    def device_name(self) -> str:
+        return self._keeper.device.name if self._keeper.device else ""
+
+    @property
+    def device_rate(self) -> int:
+        """The rate the device runs at (audio is resampled to 48 kHz if it differs)."""
+        return self._keeper.rate
+
+    @property
+    def state(self) -> StreamState:
+        return self._keeper.state
+
+    @property
+    def losses(self) -> int:
+        return self._keeper.losses
+
+    @property
+    def recoveries(self) -> int:
+        return self._keeper.recoveries
+
+
+class SoundDeviceInput(_KeptStream, AudioInput):
     """The microphone through PortAudio (``sounddevice.InputStream``, int16, mono, 10 ms).
 
     ``device`` is a part of a device name, a PortAudio index, or None for the system default.
@@ -503,27 +530,6 @@ class SoundDeviceInput(AudioInput):
         self._delivering = False
         self.overflows = 0
         """Blocks PortAudio reported as overflowed (audio lost before Hark saw it)."""
-
-    @property
-    def device_name(self) -> str:
-        return self._keeper.device.name if self._keeper.device else ""
-
-    @property
-    def device_rate(self) -> int:
-        """The rate the device runs at (frames are resampled to 48 kHz if it differs)."""
-        return self._keeper.rate
-
-    @property
-    def state(self) -> StreamState:
-        return self._keeper.state
-
-    @property
-    def losses(self) -> int:
-        return self._keeper.losses
-
-    @property
-    def recoveries(self) -> int:
-        return self._keeper.recoveries
 
     async def start(self, on_frame: FrameCallback) -> None:
         self._on_frame = on_frame
@@ -605,7 +611,7 @@ class _RateBridge:
         self._pending = data[n:]
 
 
-class SoundDeviceOutput(AudioOutput):
+class SoundDeviceOutput(_KeptStream, AudioOutput):
     """The speaker through PortAudio (``sounddevice.OutputStream``, int16, mono, 10 ms).
 
     The arguments mean what they mean for :class:`SoundDeviceInput`. The pull source is
@@ -641,26 +647,6 @@ class SoundDeviceOutput(AudioOutput):
         self._bridge: _RateBridge | None = None
         self.underflows = 0
         """Callbacks PortAudio reported as late (the device played a gap)."""
-
-    @property
-    def device_name(self) -> str:
-        return self._keeper.device.name if self._keeper.device else ""
-
-    @property
-    def device_rate(self) -> int:
-        return self._keeper.rate
-
-    @property
-    def state(self) -> StreamState:
-        return self._keeper.state
-
-    @property
-    def losses(self) -> int:
-        return self._keeper.losses
-
-    @property
-    def recoveries(self) -> int:
-        return self._keeper.recoveries
 
     async def start(self, pull: PullCallback) -> None:
         self._pull = pull
