@@ -90,8 +90,13 @@ class TextTurnRunner:
             from agents.models.openai_provider import OpenAIProvider
 
             set_tracing_disabled(True)
-            provider = OpenAIProvider(
-                openai_client=self._client_factory(), use_responses=self._api.backend == "responses"
+            from src.services.eager_delta_model import EagerDeltaProvider
+
+            provider = EagerDeltaProvider(
+                OpenAIProvider(
+                    openai_client=self._client_factory(),
+                    use_responses=self._api.backend == "responses",
+                )
             )
             self._run_config = RunConfig(
                 model=self._api.model,

@@ -119,7 +119,8 @@ async def test_tools_of_both_servers_are_offered_and_bad_entries_are_skipped(
     assert write["description"].startswith("[files MCP server] Create a new file")
     # Each server is one specialist the root can hand off to, described by its tools.
     root = orch.root_agent()
-    specialists = {agent.name: agent for agent in root.handoffs}
+    specialists = orch.specialists()
+    assert {h.agent_name for h in root.handoffs} == set(specialists)
     assert {"mcp_time", "mcp_files"} <= set(specialists)
     assert "get_current_time" in specialists["mcp_time"].handoff_description
     assert "- mcp_time: " in orch.instructions()
@@ -361,7 +362,7 @@ async def test_a_broken_config_file_leaves_hark_working_without_mcp(tmp_path: Pa
         assert hub.servers() == [] and hub.tools() == {}
         orch = _orchestrator(hub)
         root = orch.root_agent()
-        assert {a.name for a in root.handoffs} == {c.name for c in discover()}
+        assert {h.agent_name for h in root.handoffs} == {c.name for c in discover()}
     (problem,) = hub.problems
     assert problem.startswith(f"The MCP config {path} is not valid JSON")
     assert reported == [problem]

@@ -74,8 +74,28 @@ def test_root_instructions_carry_the_handoff_framework_and_roster() -> None:
     for connector in orch.connectors:
         assert f"- {connector.name}: {connector.description}" in text
     root = orch.root_agent()
-    assert {h.name for h in root.handoffs} == {c.name for c in orch.connectors}
-    assert all(root in agent.handoffs for agent in root.handoffs)
+    assert {h.agent_name for h in root.handoffs} == {c.name for c in orch.connectors}
+    assert {h.tool_name for h in root.handoffs} == {
+        f"transfer_to_{c.name}" for c in orch.connectors
+    }
+    specialists = orch.specialists()
+    assert set(specialists) == {c.name for c in orch.connectors}
+    assert all(root in agent.handoffs for agent in specialists.values())
+
+
+async def test_each_handoff_leads_to_its_specialist_yet_the_sdk_graph_is_the_root_alone(
+    orchestrator: Orchestrator,
+) -> None:
+    """The agents SDK serialises every agent it can reach on each run; it must reach only one."""
+    from agents._run_state_agent_identity import _iter_agent_graph
+
+    root = orchestrator.root_agent()
+    assert list(_iter_agent_graph(root)) == [root]
+    specialists = orchestrator.specialists()
+    for handoff in root.handoffs:
+        target = await handoff.on_invoke_handoff(None, "{}")
+        assert target is specialists[handoff.agent_name]
+        assert handoff.input_json_schema["additionalProperties"] is False
 
 
 def test_progress_strings(orchestrator: Orchestrator) -> None:
