@@ -173,6 +173,7 @@ class SwissTransportClient:
             malformed=_malformed().message,
         )
 
+
 def _malformed() -> ConnectorError:
     return ConnectorError(f"{SERVICE} sent a timetable I couldn't read.", retryable=True)
 

@@ -34,6 +34,8 @@ class TurnStarted(Event):
     turn_id: str
     text: str
     source: TurnSource = "text"
+    request_id: str = ""
+    """The ``SubmitText.request_id`` this turn answers ("" for speech and untagged input)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -56,6 +56,8 @@ class RealtimeResponseDone(Event):
     status: str
     input_tokens: int = 0
     output_tokens: int = 0
+    aside: bool = False
+    """An out-of-band response (an approval question): its cost counts, it is no answer."""
 
 
 @dataclass(frozen=True, kw_only=True)

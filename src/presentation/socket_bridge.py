@@ -6,9 +6,10 @@ into the clients' own bounded outboxes (encoding it once, and only if someone wa
 
 It also keeps the little state a front end needs to answer without asking a service: which
 approvals are pending, whether voice is available, whether setup (a key) is needed, which
-turns are running, and which turn each ``message.send`` became. The events carry no request
-id from ``SubmitText`` to ``TurnStarted``, so the bridge pairs them the way the conversation
-service processes them: in order, by their text (see ``_match_turn``).
+turns are running, and which turn each ``message.send`` became: ``TurnStarted`` carries the
+``request_id`` of the ``SubmitText`` it answers. Text that reaches a turn another way (typed
+into a voice session, which starts its turns itself) is paired in order by its text instead
+(see ``_match_turn``).
 """
 
 from __future__ import annotations
@@ -287,13 +288,19 @@ class BusBridge:
             state.setup_needed = None  # a completed turn proves the key works
 
     def _match_turn(self, event: TurnStarted) -> None:
-        """Pair a text turn with the oldest waiting submission of the same text.
+        """Pair a text turn with its submission: by request id, else the oldest of that text.
 
         The conversation service takes submissions one at a time in bus order, so earlier
         submissions still waiting were never taken up (a failure before the turn began):
         their senders are told instead of being left waiting.
         """
-        index = next((i for i, sub in enumerate(self._submitted) if sub.text == event.text), None)
+        if event.request_id:
+            index = next(
+                (i for i, s in enumerate(self._submitted) if s.request_id == event.request_id),
+                None,
+            )
+        else:
+            index = next((i for i, s in enumerate(self._submitted) if s.text == event.text), None)
         if index is None:
             return  # typed into another front end before the socket subscribed
         for _ in range(index):

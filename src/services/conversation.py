@@ -155,7 +155,7 @@ class ConversationService:
             if self.text_router is not None and await self.text_router(command.text):
                 continue
             task = asyncio.get_running_loop().create_task(
-                self._run_turn(command.text), name="conversation:turn"
+                self._run_turn(command.text, command.request_id), name="conversation:turn"
             )
             self._current = task
             try:
@@ -181,7 +181,7 @@ class ConversationService:
         except StorageError as exc:
             await self._bus.publish(ErrorReported(source="history", message=str(exc)))
 
-    async def _run_turn(self, text: str) -> None:
+    async def _run_turn(self, text: str, request_id: str = "") -> None:
         conv = self.conversation
         if conv is None:
             conv = await self.open()
@@ -196,7 +196,13 @@ class ConversationService:
         if conv.title == DEFAULT_TITLE:
             conv.title = make_title(text)  # the store titled it the same way
         await self._bus.publish(
-            TurnStarted(conversation_id=conv.id, turn_id=turn.id, text=text, source="text")
+            TurnStarted(
+                conversation_id=conv.id,
+                turn_id=turn.id,
+                text=text,
+                source="text",
+                request_id=request_id,
+            )
         )
         await self._move(S.THINKING)
         parts: list[str] = []

@@ -14,6 +14,9 @@ docs/decisions/0001-realtime-transport.md). Hark owns what the SDK leaves to app
   (``ToolCallCoordinator``) and the model is asked to continue once all are answered.
 * **Interruptions.** ``cancel_response`` and ``truncate`` let the barge-in logic cut a reply
   and make the model forget what the user did not hear.
+* **Asides.** ``speak_aside`` says something outside the conversation (an out-of-band
+  response: an approval question); ``hold_replies`` keeps the server from answering the
+  user's spoken reply to it, and ``forget_item`` removes that reply from the conversation.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from src.config.settings import ApiSettings
@@ -30,6 +34,7 @@ from src.events.bus import EventBus
 from src.events.conversation import ErrorReported
 from src.events.realtime import ConnectionStatus
 from src.events.tasks import TaskOwner
+from src.events.voice import RealtimeResponseDone
 from src.services.realtime_events import AudioOut, RealtimeEventMapper
 from src.services.realtime_link import LinkOpenError, RealtimeLink, open_link
 from src.services.realtime_session_config import (
@@ -40,7 +45,7 @@ from src.services.realtime_session_config import (
 )
 from src.services.realtime_supervisor import LinkSupervisor, RealtimeTiming
 from src.services.realtime_tools import ToolCallCoordinator, ToolExecutor
-from src.services.realtime_turns import TurnState
+from src.services.realtime_turns import ASIDE_KEY, TurnState
 from src.services.reconnect_policy import BackoffPolicy, LinkEnd, end_from_error_event
 
 if TYPE_CHECKING:
@@ -66,6 +71,10 @@ QUIET_ERROR_CODES = frozenset(
         "session_expired",
     }
 )
+ASIDE_INSTRUCTIONS = """\
+You are reading a short message from the assistant's software to the user. Say the user's \
+message below aloud, word for word, in the same voice and language as the conversation. Add \
+nothing before or after it, and do not answer it yourself."""
 
 
 class RealtimeClient:
@@ -120,6 +129,8 @@ class RealtimeClient:
             base_url=api.base_url,
         )
         self._pending_texts: list[str] = []
+        self._pending_asides: list[Any] = []  # response.create options, oldest first
+        self._replies_held = False
         self.dropped_audio_bytes = 0
         """Microphone audio that arrived while no link was open (it cannot be sent later)."""
         self._turns = TurnState()
@@ -206,6 +217,8 @@ class RealtimeClient:
             return False
         self._turns.uncommitted_bytes = 0
         await link.send(lambda c: c.input_audio_buffer.commit())
+        if self._replies_held:
+            return False  # the speech answers Hark's question; the transcript carries it
         await self._request_response()
         return True
 
@@ -236,8 +249,8 @@ class RealtimeClient:
     async def truncate(self, item_id: str, audio_end_ms: int) -> bool:
         """Make the model forget the part of ``item_id`` the user never heard."""
         link = self._link
-        if link is None:
-            return False
+        if link is None or item_id in self._turns.aside_items:
+            return False  # an aside is not in the conversation: there is nothing to forget
         end_ms = max(0, int(audio_end_ms))
         return await link.send(
             lambda c: c.conversation.item.truncate(
@@ -250,8 +263,58 @@ class RealtimeClient:
         self._mode = mode
         self._turns.uncommitted_bytes = 0
         if self._link is not None:
-            update = self._config.turn_detection_only(mode)
+            update = self._config.turn_detection_only(mode, replies=not self._replies_held)
             await self._link.send(lambda c: c.session.update(session=update))
+
+    @property
+    def replies_held(self) -> bool:
+        return self._replies_held
+
+    async def hold_replies(self, held: bool) -> None:
+        """While held, the user's speech is committed and transcribed but not answered.
+
+        A spoken approval needs the user's "yes" as an answer to Hark, not as a new request
+        to the model; with server turn detection the server would otherwise reply by itself.
+        Kept across reconnections until released.
+        """
+        if held == self._replies_held:
+            return
+        self._replies_held = held
+        if self._link is not None and self._mode not in MANUAL_MODES:
+            update = self._config.turn_detection_only(self._mode, replies=not held)
+            await self._link.send(lambda c: c.session.update(session=update))
+
+    async def speak_aside(self, text: str, *, purpose: str) -> None:
+        """Say ``text`` aloud outside the conversation (the model will not remember it).
+
+        Sent as an out-of-band response (``conversation: "none"``) once no reply is live, so
+        it never collides with the assistant's own answer; its audio plays like any other,
+        its transcript is not recorded as a turn, and a barge-in simply cuts it short.
+        """
+        message: Any = {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        }
+        self._pending_asides.append(
+            {
+                "conversation": "none",
+                "metadata": {ASIDE_KEY: purpose},
+                "output_modalities": ["audio"],
+                "instructions": ASIDE_INSTRUCTIONS,
+                "input": [message],
+                "tools": [],
+                "tool_choice": "none",
+            }
+        )
+        await self._send_asides()
+
+    async def forget_item(self, item_id: str) -> bool:
+        """Delete an item from the conversation (the user's spoken answer to an aside)."""
+        link = self._link
+        if link is None or not item_id:
+            return False
+        return await link.send(lambda c: c.conversation.item.delete(item_id=item_id))
 
     # -- the receiving side -------------------------------------------------------------------
 
@@ -269,11 +332,15 @@ class RealtimeClient:
             await self._on_error(event)
             return
         self._turns.observe(kind, event)
+        aside = self._turns.is_aside(kind, event)
         for out in self._mapper.map_event(event):
             if isinstance(out, AudioOut):
                 await self._play(out)
-            else:
+            elif not aside:
                 await self._bus.publish(out)
+            elif isinstance(out, RealtimeResponseDone):
+                # Its tokens still count (and cost); its words are not the assistant's answer.
+                await self._bus.publish(replace(out, aside=True))
         await self._track_after(kind, event)
 
     async def _track_after(self, kind: str, event: Any) -> None:
@@ -298,8 +365,13 @@ class RealtimeClient:
                     generation, response_id, item.call_id, item.name or "", item.arguments or ""
                 )
         ask_now = self._turns.response_finished(response_id)
+        self._turns.asides.discard(response_id)
         await self._tools.response_done(response_id)
-        if ask_now:
+        if self._pending_asides:
+            # An aside waiting for this reply to end goes first; a deferred reply follows it.
+            self._turns.deferred = self._turns.deferred or ask_now
+            await self._send_asides()
+        elif ask_now:
             await self._request_response()
         self._links.recycle_if_due()
 
@@ -359,6 +431,17 @@ class RealtimeClient:
         if self._turns.request_reply() and not await link.send(lambda c: c.response.create()):
             self._turns.request_failed()
 
+    async def _send_asides(self) -> None:
+        """Send the next waiting aside if nothing is live (one response at a time)."""
+        link, turns = self._link, self._turns
+        if link is None or not self._pending_asides or turns.response_active or turns.requested:
+            return
+        turns.requested = True
+        options = self._pending_asides.pop(0)
+        if not await link.send(lambda c: c.response.create(response=options)):
+            self._pending_asides.insert(0, options)
+            self._turns.request_failed()
+
     async def _deliver_output(self, generation: int, call_id: str, output: str) -> bool:
         link = self._link
         if link is None or generation != self._generation:
@@ -383,7 +466,9 @@ class RealtimeClient:
         link = await open_link(client, self._api.realtime_model, opened_at=self._timing.now)
         if self._tool_schemas is None:
             self._tool_schemas = self._executor.tool_schemas()
-        config = self._config.full(self._mode, self._tool_schemas, await self._history())
+        config = self._config.full(
+            self._mode, self._tool_schemas, await self._history(), replies=not self._replies_held
+        )
         await link.send(lambda c: c.session.update(session=config))
         return link
 
@@ -393,6 +478,7 @@ class RealtimeClient:
         pending, self._pending_texts = self._pending_texts, []
         for text in pending:
             await self._send_text(link, text)
+        await self._send_asides()
 
     def link_down(self, generation: int) -> None:
         self._turns.reset()

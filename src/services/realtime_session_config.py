@@ -44,12 +44,16 @@ _OMITTED = "(Earlier turns omitted.)"
 _ROLE_LABELS = {"user": "User", "assistant": "Assistant"}
 
 
-def turn_detection(mode: TurnDetectionMode) -> RealtimeAudioInputTurnDetectionParam | None:
+def turn_detection(
+    mode: TurnDetectionMode, *, replies: bool = True
+) -> RealtimeAudioInputTurnDetectionParam | None:
     """The ``audio.input.turn_detection`` value of a mode; None hands turns to the client.
 
     ``interrupt_response`` is off: the server would cut the assistant off at any sound,
     "mhm" and coughs included. Hark decides barge-in locally (echo-cancelled audio, VAD and
     the backchannel policy in ``src.domain.barge_in``) and cancels and truncates itself.
+    ``replies=False`` keeps the server from answering speech on its own: while a spoken
+    approval is pending, the user's "yes" is an answer to Hark, not a new request.
     """
     if mode == "server_vad":
         return {
@@ -57,14 +61,14 @@ def turn_detection(mode: TurnDetectionMode) -> RealtimeAudioInputTurnDetectionPa
             "threshold": 0.5,
             "prefix_padding_ms": 300,
             "silence_duration_ms": 500,
-            "create_response": True,
+            "create_response": replies,
             "interrupt_response": False,
         }
     if mode == "semantic_vad":
         return {
             "type": "semantic_vad",
             "eagerness": "auto",
-            "create_response": True,
+            "create_response": replies,
             "interrupt_response": False,
         }
     return None
@@ -114,6 +118,8 @@ class SessionConfigBuilder:
         mode: TurnDetectionMode,
         tools: Sequence[Mapping[str, Any]],
         history: Sequence[Mapping[str, Any]] = (),
+        *,
+        replies: bool = True,
     ) -> RealtimeSessionCreateRequestParam:
         """Everything a fresh session needs, with ``history`` packed into the instructions."""
         return {
@@ -124,7 +130,7 @@ class SessionConfigBuilder:
                 "input": {
                     "format": {"type": "audio/pcm", "rate": 24000},
                     "transcription": {"model": self.transcription_model},
-                    "turn_detection": turn_detection(mode),
+                    "turn_detection": turn_detection(mode, replies=replies),
                 },
                 "output": {
                     "format": {"type": "audio/pcm", "rate": 24000},
@@ -135,9 +141,12 @@ class SessionConfigBuilder:
             "tool_choice": "auto",
         }
 
-    def turn_detection_only(self, mode: TurnDetectionMode) -> RealtimeSessionCreateRequestParam:
+    def turn_detection_only(
+        self, mode: TurnDetectionMode, *, replies: bool = True
+    ) -> RealtimeSessionCreateRequestParam:
         """A partial update that changes turn detection and leaves the rest as it is."""
-        return {"type": "realtime", "audio": {"input": {"turn_detection": turn_detection(mode)}}}
+        detection = turn_detection(mode, replies=replies)
+        return {"type": "realtime", "audio": {"input": {"turn_detection": detection}}}
 
     def instructions_with(self, history: Sequence[Mapping[str, Any]]) -> str:
         parts = [self.instructions.strip(), SPOKEN_TOOL_GUIDANCE]

@@ -9,8 +9,11 @@ nobody is speaking and nothing is pending.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+ASIDE_KEY = "hark_aside"
+"""Metadata key that marks an out-of-band response Hark asked for (an approval question)."""
 
 
 @dataclass
@@ -27,12 +30,24 @@ class TurnState:
     uncommitted_bytes: int = 0
     """Microphone audio appended since the last commit or clear."""
     last_assistant_item_id: str | None = None
+    asides: set[str] = field(default_factory=set)
+    """Out-of-band responses (``conversation: "none"``): heard, but not in the conversation."""
+    aside_items: set[str] = field(default_factory=set)
 
     def reset(self) -> None:
         """A new session: no turn in progress (the last assistant item is kept for reference)."""
         self.response_id = None
         self.requested = self.deferred = self.user_speaking = False
         self.uncommitted_bytes = 0
+        self.asides.clear()
+        self.aside_items.clear()
+
+    def is_aside(self, kind: str, event: Any) -> bool:
+        """Whether a server event belongs to an out-of-band response (call after ``observe``)."""
+        if kind in ("response.created", "response.done"):
+            return (event.response.id or "") in self.asides
+        response_id = getattr(event, "response_id", None)
+        return response_id is not None and response_id in self.asides
 
     @property
     def response_active(self) -> bool:
@@ -43,9 +58,15 @@ class TurnState:
         if kind == "response.created":
             self.response_id = event.response.id or "response"
             self.requested = False
+            metadata = event.response.metadata or {}
+            if ASIDE_KEY in metadata:
+                self.asides.add(self.response_id)
         elif kind == "response.output_item.added":
             item = event.item
-            if item.type == "message" and getattr(item, "role", None) == "assistant":
+            if event.response_id in self.asides:
+                # Not in the conversation: never the item a barge-in truncates.
+                self.aside_items.add(item.id or "")
+            elif item.type == "message" and getattr(item, "role", None) == "assistant":
                 self.last_assistant_item_id = item.id
         elif kind == "input_audio_buffer.speech_started":
             self.user_speaking = True

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from src.domain.history import ToolCall, Turn, TurnStatus, Usage, make_title, new_id
 from src.domain.pricing import cost_usd
 from src.domain.state import ConversationState
+from src.events.approvals import ApprovalRequested, ApprovalResolved
 from src.events.bus import EventBus
 from src.events.conversation import (
     AssistantMessageCompleted,
@@ -72,6 +73,8 @@ class VoiceTurnRecorder:
         self._open: _Open | None = None
         self._playing = False
         self._answer_done = True
+        self._awaiting_approval: set[str] = set()
+        """Approvals pending: the user's speech meanwhile answers them; it is not a turn."""
 
     async def start(self) -> None:
         self._bus.subscribe(
@@ -81,7 +84,9 @@ class VoiceTurnRecorder:
             | PartialTranscript
             | ToolCallStarted
             | ToolCallFinished
-            | RealtimeResponseDone,
+            | RealtimeResponseDone
+            | ApprovalRequested
+            | ApprovalResolved,
             self._on_event,
             name="voice.turns",
         )
@@ -120,7 +125,13 @@ class VoiceTurnRecorder:
 
     # -- server events --------------------------------------------------------------------
     async def _on_event(self, event: object) -> None:
-        if isinstance(event, UserSpeechStarted):
+        if isinstance(event, ApprovalRequested):
+            self._awaiting_approval.add(event.approval_id)
+        elif isinstance(event, ApprovalResolved):
+            self._awaiting_approval.discard(event.approval_id)
+        elif self._awaiting_approval and _is_user_speech(event):
+            return  # "yes", "no": an answer to the approval question (SpokenApprovals)
+        elif isinstance(event, UserSpeechStarted):
             await self._close_if_answered()
             await self._conv.move(S.USER_SPEAKING)
         elif isinstance(event, UserSpeechStopped):
@@ -179,13 +190,15 @@ class VoiceTurnRecorder:
         if self._open is None:
             return
         turn = self._open.turn
-        self._open.responses_done += 1
         extra = Usage(
             event.input_tokens,
             event.output_tokens,
             cost_usd(self._model, event.input_tokens, event.output_tokens),
         )
         turn.usage = turn.usage + extra
+        if event.aside:
+            return  # an approval question asked during the turn: paid for, but no answer
+        self._open.responses_done += 1
         if event.status == "cancelled":
             await self._finish("cancelled")
         elif event.status in ("failed", "incomplete"):
@@ -304,3 +317,9 @@ class VoiceTurnRecorder:
         """Shutting down: whatever is open is stored as it stands."""
         if self._open is not None:
             await self._finish("cancelled")
+
+
+def _is_user_speech(event: object) -> bool:
+    return isinstance(event, UserSpeechStarted | UserSpeechStopped) or (
+        isinstance(event, TranscriptCompleted | PartialTranscript) and event.role == "user"
+    )

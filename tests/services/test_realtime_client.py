@@ -874,7 +874,7 @@ async def test_every_conformance_event_goes_through_the_client(
 
 
 def created(response_id: str) -> Any:
-    return SimpleNamespace(response=SimpleNamespace(id=response_id))
+    return SimpleNamespace(response=SimpleNamespace(id=response_id, metadata=None))
 
 
 def test_a_reply_asked_for_during_another_waits_for_it() -> None:

@@ -64,6 +64,29 @@ def test_message_send_wait_returns_the_whole_answer(live: LiveHark) -> None:
         assert not conn.notifications  # wait mode does not stream
 
 
+def test_two_clients_sending_the_same_words_each_get_their_own_turn(
+    live: LiveHark, openai_server: ScriptedOpenAIServer
+) -> None:
+    """Turns are paired with their ``message.send`` by request id, not by their text."""
+    gate = openai_server.hold_next_replies(1, after_deltas=1)
+    with (
+        live.connect() as first,
+        live.connect() as second,
+        concurrent.futures.ThreadPoolExecutor(2) as pool,
+    ):
+        one = pool.submit(first.call, "message.send", {"text": "same words", "wait": True})
+        gate.wait_reached()  # the first is running: the second queues behind it
+        two = pool.submit(second.call, "message.send", {"text": "same words", "wait": True})
+        gate.release()
+        answers = [one.result(30), two.result(30)]
+    assert answers[0]["turn_id"] != answers[1]["turn_id"]
+    assert all(a["text"] == "You said: same words" for a in answers)
+    with live.connect() as conn:
+        started = conn.call("message.send", {"text": "tagged"})
+        events = turn_events(conn, started["turn_id"])
+    assert events[0]["type"] == "turn.started" and events[0]["request_id"]
+
+
 def test_message_send_checks_its_params(live: LiveHark) -> None:
     with live.connect() as conn:
         for params in (
