@@ -26,7 +26,8 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    request_json,
     require_secret,
 )
 
@@ -184,35 +185,28 @@ class PlaidClient:
     async def _post(
         self, path: str, body: Mapping[str, Any], credentials: Credentials
     ) -> dict[str, Any]:
-        try:
-            response = await self._http.post(
-                f"{self._base_url}{path}", json=body, timeout=REQUEST_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            if response.is_error:
-                raise _status_only(response) from exc
-            raise _malformed() from exc
-        if response.is_error:
-            if isinstance(payload, dict) and payload.get("error_code"):
-                raise plaid_error(payload, response.status_code, credentials)
-            raise _status_only(response)
-        if not isinstance(payload, dict):
-            raise _malformed()
-        return payload
+        return await request_json(
+            self._http,
+            SERVICE,
+            "POST",
+            f"{self._base_url}{path}",
+            json=body,
+            timeout=REQUEST_TIMEOUT,
+            check=lambda response: _refusal(response, credentials),
+            malformed=_malformed(),
+        )
 
 
-def _status_only(response: httpx.Response) -> ConnectorError:
+def _refusal(response: httpx.Response, credentials: Credentials) -> ConnectorError | None:
+    """Plaid's error object decides the sentence; without one, a 401 or 403 means the keys."""
+    if not response.is_error:
+        return None
+    body = body_object(response)
+    if body.get("error_code"):
+        return plaid_error(body, response.status_code, credentials)
     if response.status_code in (401, 403):
         return _keys_rejected(response.status_code)
-    try:
-        response.raise_for_status()
-    except httpx.HTTPStatusError as exc:
-        return http_error_message(SERVICE, exc)
-    return _malformed()
+    return None
 
 
 def _keys_rejected(status: int | None) -> ConnectorError:

@@ -10,9 +10,9 @@ whose message the model can relay, never a traceback.
 from __future__ import annotations
 
 import string
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -165,36 +165,137 @@ def http_error_message(service: str, exc: httpx.HTTPError) -> ConnectorError:
     return ConnectorError(f"Could not reach {service}.", retryable=True)
 
 
+def key_refused(
+    service: str, name: str, status: int | None, *, advice: str = "Reconnect it"
+) -> ConnectorError:
+    """A provider turned the user's API key away: say which key and how to replace it."""
+    return ConnectorError(
+        f"{service} didn't accept your API key. {advice}: python main.py connect {name}",
+        status=status,
+    )
+
+
+def rate_limited(service: str, response: httpx.Response) -> ConnectorError:
+    """A 429 that honours the provider's ``Retry-After`` (in seconds) when it sends one."""
+    wait = response.headers.get("Retry-After", "")
+    when = f"in {int(wait)} seconds" if wait.isdigit() else "in a minute"
+    return ConnectorError(
+        f"{service} is rate-limiting requests; try again {when}.", retryable=True, status=429
+    )
+
+
+def hide_secret(text: str, secret: str) -> str:
+    """``text`` with ``secret`` replaced by ``[key]``.
+
+    Providers sometimes echo the key in an error message; that message is then relayed to the
+    user and to the model, neither of which should ever see a key.
+    """
+    return text.replace(secret, "[key]") if secret else text
+
+
+def trim(text: str, limit: int) -> str:
+    """At most ``limit`` characters on one line, cut at a word boundary with an ellipsis.
+
+    Provider text is spoken, so a snippet or message is shortened where a listener expects
+    a pause rather than mid-word.
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def body_object(response: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object, or an empty dict when the body is anything else.
+
+    Error bodies are read leniently: a proxy's HTML page or an empty body must leave the
+    status to decide the sentence rather than fail a second time.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 ReasonReader = Callable[[httpx.Response], "str | None"]
 """Pulls a provider's own explanation out of an error response (its documented error body)."""
 
+ResponseCheck = Callable[[httpx.Response], "ConnectorError | None"]
+"""Looks at a response before the generic status handling and returns the error to raise, if
+any: a provider's fault codes (a used-up quota, a revoked key) often arrive with a status that
+would otherwise get a vaguer sentence, and some providers report errors with a 200."""
+
+DEFAULT_REFUSAL = "{service} couldn't answer that: {reason}"
+"""The sentence for a 4xx that the provider explained; ``refusal`` words it per connector."""
+
+
+class Requester(Protocol):
+    """Something that sends like ``httpx.AsyncClient.request`` but adds to it, typically auth:
+    bearer tokens that are renewed, and a request retried once after a 401."""
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response: ...
+
+
+async def send(
+    http: httpx.AsyncClient | Requester, service: str, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """One provider call whose transport failures (timeouts, no connection) are sentences.
+
+    The status is left to the caller, for answers that are not JSON (a file's text).
+    """
+    try:
+        return await http.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        raise http_error_message(service, exc) from exc
+
+
+JsonT = TypeVar("JsonT", dict[str, Any], list[Any])
+"""The kinds of JSON body a provider answers with: an object, or (a few providers) a list."""
+
 
 async def request_json(
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient | Requester,
     service: str,
     method: str,
     url: str,
     *,
+    check: ResponseCheck | None = None,
     reason: ReasonReader | None = None,
-    malformed: str | None = None,
+    reason_statuses: Collection[int] | None = None,
+    refusal: str = DEFAULT_REFUSAL,
+    malformed: ConnectorError | str | None = None,
+    expect: type[JsonT] = dict,  # type: ignore[assignment]  # mypy can't default a TypeVar
     **kwargs: Any,
-) -> dict[str, Any]:
-    """One provider call that returns a JSON object, with every failure as a sentence.
+) -> JsonT:
+    """One provider call that returns JSON, with every failure as a sentence.
 
-    Transport errors and HTTP statuses go through ``http_error_message``; for a 4xx the
-    provider's own reason (``reason``) is used when it has one; a body that is not a JSON
-    object becomes ``malformed`` (retryable: a glitch may pass). ``kwargs`` go to httpx.
+    In order: transport errors go through ``http_error_message``; ``check`` may claim any
+    response (see ``ResponseCheck``); a 4xx other than 401, 403 and 429, or only one of
+    ``reason_statuses`` when given, uses the provider's own words from ``reason``, phrased by
+    ``refusal`` (a template over ``{service}`` and ``{reason}``); any other non-2xx status
+    goes through ``http_error_message``. A body that is not JSON of the ``expect``-ed kind (an
+    object unless ``list`` is asked for) becomes ``malformed``: a string is a retryable error,
+    since a glitch may pass; a ``ConnectorError`` is raised as it is, for answers where a
+    retry could do harm (a message that may have been sent). ``kwargs`` go to httpx.
     """
-    try:
-        response = await http.request(method, url, **kwargs)
-    except httpx.HTTPError as exc:
-        raise http_error_message(service, exc) from exc
-    if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 429):
-        explained = reason(response) if reason is not None else None
+    response = await send(http, service, method, url, **kwargs)
+    status = response.status_code
+    if check is not None:
+        claimed = check(response)
+        if claimed is not None:
+            raise claimed
+    if reason is not None and 400 <= status < 500:
+        trusted = (
+            status not in (401, 403, 429) if reason_statuses is None else status in reason_statuses
+        )
+        explained = reason(response) if trusted else None
         if explained:
-            raise ConnectorError(
-                f"{service} couldn't answer that: {explained}", status=response.status_code
-            )
+            raise ConnectorError(refusal.format(service=service, reason=explained), status=status)
     try:
         response.raise_for_status()
     except httpx.HTTPStatusError as exc:
@@ -203,7 +304,9 @@ async def request_json(
         payload = response.json()
     except ValueError:
         payload = None
-    if not isinstance(payload, dict):
+    if not isinstance(payload, expect):
+        if isinstance(malformed, ConnectorError):
+            raise malformed
         raise ConnectorError(
             malformed or f"{service} sent an answer I couldn't read.", retryable=True
         )

@@ -27,6 +27,7 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
+    body_object,
     http_error_message,
     require_secret,
 )
@@ -238,13 +239,7 @@ def _objects(payload: Any) -> list[dict[str, Any]]:
 def _status_error(response: httpx.Response) -> ConnectorError:
     """Alpaca's ``{"code": ..., "message": ...}`` error body as a sentence."""
     status = response.status_code
-    message = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("message"):
-        message = " ".join(str(body["message"]).split())[:200].rstrip(".")
+    message = " ".join(str(body_object(response).get("message") or "").split())[:200].rstrip(".")
     if status == 401 or (status == 403 and (not message or _is_auth(message))):
         return _key_rejected(status)
     if status == 429:

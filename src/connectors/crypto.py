@@ -23,7 +23,8 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    request_json,
 )
 
 NAME = "crypto"
@@ -204,54 +205,33 @@ class CoinGeckoClient:
         headers = {"Accept": "application/json"}
         if self._demo_key:
             headers["x-cg-demo-api-key"] = self._demo_key
-        try:
-            response = await self._http.get(
-                f"{self._base_url}/{path}", params=params, headers=headers, timeout=REQUEST_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.is_error:
-            raise self._status_error(response)
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
-        if not isinstance(payload, dict):
-            raise _malformed()
-        return payload
+        return await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            f"{self._base_url}/{path}",
+            params=params,
+            headers=headers,
+            timeout=REQUEST_TIMEOUT,
+            check=self._key_refusal,
+            reason=_error_text,
+            malformed=_malformed(),
+        )
 
-    def _status_error(self, response: httpx.Response) -> ConnectorError:
-        status = response.status_code
-        if status in (401, 403) and self._demo_key:
+    def _key_refusal(self, response: httpx.Response) -> ConnectorError | None:
+        """Only a demo key can be refused; without one a 401 or 403 is CoinGecko's own."""
+        if response.status_code in (401, 403) and self._demo_key:
             return ConnectorError(
                 f"{SERVICE} didn't accept your demo API key. "
                 f"Check it with: python main.py connect {NAME}",
-                status=status,
+                status=response.status_code,
             )
-        if status == 429:
-            return ConnectorError(
-                f"{SERVICE} is rate-limiting requests; try again in a minute.",
-                retryable=True,
-                status=status,
-            )
-        reason = _error_text(response)
-        if 400 <= status < 500 and status not in (401, 403) and reason:
-            return ConnectorError(f"{SERVICE} couldn't answer that: {reason}", status=status)
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            return http_error_message(SERVICE, exc)
-        return _malformed()
+        return None
 
 
 def _error_text(response: httpx.Response) -> str | None:
     """The message of CoinGecko's ``{"status": {"error_message": ...}}`` or ``{"error": ...}``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
-        return None
+    body = body_object(response)
     status = body.get("status")
     text = status.get("error_message") if isinstance(status, dict) else body.get("error")
     return " ".join(str(text).split())[:200] if text else None

@@ -19,7 +19,9 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    key_refused,
+    request_json,
     require_secret,
 )
 from src.connectors.clock import local_zone, spoken_clock, spoken_date
@@ -134,57 +136,47 @@ class DiscoveryClient:
         self._base = base_url.rstrip("/")
 
     async def search(self, params: Mapping[str, str | int]) -> list[Event]:
-        query = {**params, "apikey": self._api_key()}
+        payload = await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            f"{self._base}/events.json",
+            params={**params, "apikey": self._api_key()},
+            timeout=REQUEST_TIMEOUT,
+            check=_gateway_refusal,
+            reason=_error_detail,
+            reason_statuses=(400,),
+            refusal="{service} couldn't search that: {reason}",
+            malformed=_malformed(),
+        )
         try:
-            response = await self._http.get(
-                f"{self._base}/events.json", params=query, timeout=REQUEST_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        fault = _fault_code(response)
-        if response.status_code in (401, 403) or fault.startswith("oauth."):
-            raise ConnectorError(
-                f"{SERVICE} didn't accept your API key. "
-                f"Reconnect it: python main.py connect {NAME}",
-                status=response.status_code,
-            )
-        if fault == "policies.ratelimit.QuotaViolation":
-            raise ConnectorError(
-                f"Your {SERVICE} key has used up its daily requests; it resets tomorrow.",
-                status=response.status_code,
-            )
-        if response.status_code == 400:
-            detail = _error_detail(response)
-            if detail:
-                raise ConnectorError(f"{SERVICE} couldn't search that: {detail}", status=400)
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        try:
-            payload = response.json()
-            if not isinstance(payload, dict):
-                raise TypeError("not an object")
             return parse_events(payload)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConnectorError(
-                f"{SERVICE} sent event listings I couldn't read.", retryable=True
-            ) from exc
+            raise _malformed() from exc
 
 
-def _body(response: httpx.Response) -> dict[str, Any]:
+def _malformed() -> ConnectorError:
+    return ConnectorError(f"{SERVICE} sent event listings I couldn't read.", retryable=True)
+
+
+def _gateway_refusal(response: httpx.Response) -> ConnectorError | None:
+    """A refused key or a used-up quota, which the API gateway reports as a fault code."""
     if response.status_code < 400:
-        return {}
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        return None
+    fault = _fault_code(body_object(response))
+    if response.status_code in (401, 403) or fault.startswith("oauth."):
+        return key_refused(SERVICE, NAME, response.status_code)
+    if fault == "policies.ratelimit.QuotaViolation":
+        return ConnectorError(
+            f"Your {SERVICE} key has used up its daily requests; it resets tomorrow.",
+            status=response.status_code,
+        )
+    return None
 
 
-def _fault_code(response: httpx.Response) -> str:
+def _fault_code(body: Mapping[str, Any]) -> str:
     """The API gateway's errors: {"fault": {"faultstring", "detail": {"errorcode"}}}."""
-    fault = _body(response).get("fault")
+    fault = body.get("fault")
     if not isinstance(fault, dict):
         return ""
     detail = fault.get("detail")
@@ -193,7 +185,7 @@ def _fault_code(response: httpx.Response) -> str:
 
 def _error_detail(response: httpx.Response) -> str | None:
     """The Discovery API's own errors: {"errors": [{"code", "detail", "status"}]}."""
-    errors = _body(response).get("errors")
+    errors = body_object(response).get("errors")
     first = _first(errors)
     detail = first.get("detail")
     return str(detail).strip() if detail else None

@@ -23,7 +23,9 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    key_refused,
+    request_json,
     require_secret,
 )
 from src.connectors.clock import spoken_clock, spoken_date
@@ -277,41 +279,36 @@ class AeroApiClient:
         self._base = base_url.rstrip("/")
 
     async def flights(self, ident: str) -> list[FlightLeg]:
-        key = self._api_key()
+        payload = await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            f"{self._base}/flights/{ident}",
+            params={"max_pages": 1},
+            headers={"x-apikey": self._api_key(), "Accept": "application/json"},
+            timeout=REQUEST_TIMEOUT,
+            check=lambda response: _refusal(response, ident),
+            reason=_error_detail,
+            reason_statuses=(400,),
+            refusal="{service} couldn't look that up: {reason}",
+            malformed=_malformed(),
+        )
         try:
-            response = await self._http.get(
-                f"{self._base}/flights/{ident}",
-                params={"max_pages": 1},
-                headers={"x-apikey": key, "Accept": "application/json"},
-                timeout=REQUEST_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.status_code in (401, 403):
-            raise ConnectorError(
-                f"{SERVICE} didn't accept your API key. "
-                f"Reconnect it: python main.py connect {NAME}",
-                status=response.status_code,
-            )
-        if response.status_code == 404:
-            raise _not_found(ident)
-        if response.status_code == 400:
-            detail = _error_detail(response)
-            if detail:
-                raise ConnectorError(f"{SERVICE} couldn't look that up: {detail}", status=400)
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        try:
-            payload = response.json()
-            if not isinstance(payload, dict):
-                raise TypeError("not an object")
             return parse_flights(payload)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConnectorError(
-                f"{SERVICE} sent flight details I couldn't read.", retryable=True
-            ) from exc
+            raise _malformed() from exc
+
+
+def _malformed() -> ConnectorError:
+    return ConnectorError(f"{SERVICE} sent flight details I couldn't read.", retryable=True)
+
+
+def _refusal(response: httpx.Response, ident: str) -> ConnectorError | None:
+    if response.status_code in (401, 403):
+        return key_refused(SERVICE, NAME, response.status_code)
+    if response.status_code == 404:
+        return _not_found(ident)
+    return None
 
 
 def _not_found(ident: str) -> ConnectorError:
@@ -323,12 +320,7 @@ def _not_found(ident: str) -> ConnectorError:
 
 def _error_detail(response: httpx.Response) -> str | None:
     """AeroAPI errors: {"title", "reason", "detail", "status"}."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
-        return None
+    body = body_object(response)
     text = body.get("detail") or body.get("title")
     return str(text).strip() if text else None
 

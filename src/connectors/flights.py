@@ -24,7 +24,8 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    request_json,
     require_secret,
 )
 from src.connectors.clock import local_zone, spoken_clock, spoken_date
@@ -168,15 +169,32 @@ class AmadeusClient:
             raise _malformed() from exc
 
     async def _get_json(self, path: str, params: Mapping[str, str | int]) -> dict[str, Any]:
+        return await request_json(
+            self,
+            SERVICE,
+            "GET",
+            f"{self._base}{path}",
+            params=params,
+            timeout=REQUEST_TIMEOUT,
+            check=lambda response: _refused(response, (401, 403)),
+            reason=_first_error_detail,
+            reason_statuses=(400, 404),
+            refusal="{service} couldn't search that: {reason}.",
+            malformed=_malformed(),
+        )
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """A call with the bearer token (a ``Requester`` for ``request_json``).
+
+        A token can be revoked or expire early; one fresh token is worth a retry after a 401.
+        """
         token = await self._bearer()
-        response = await self._send("GET", path, params=params, token=token)
+        response = await self._http.request(method, url, **kwargs, headers=_auth(token))
         if response.status_code == 401:
-            # A token can be revoked or expire early; one fresh token is worth a retry.
             self._token = None
             token = await self._bearer()
-            response = await self._send("GET", path, params=params, token=token)
-        _raise_for_api_error(response)
-        return _json_object(response)
+            response = await self._http.request(method, url, **kwargs, headers=_auth(token))
+        return response
 
     async def _bearer(self) -> str:
         client_id, secret = self._credentials()
@@ -191,22 +209,21 @@ class AmadeusClient:
             return self._token.value
 
     async def _fetch_token(self, client_id: str, secret: str) -> _Token:
-        try:
-            response = await self._http.post(
-                f"{self._base}/v1/security/oauth2/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": client_id,
-                    "client_secret": secret,
-                },
-                timeout=REQUEST_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.status_code in (400, 401, 403):
-            raise _bad_credentials(response.status_code)
-        _raise_for_status(response)
-        body = _json_object(response)
+        body = await request_json(
+            self._http,
+            SERVICE,
+            "POST",
+            f"{self._base}/v1/security/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secret,
+            },
+            timeout=REQUEST_TIMEOUT,
+            # The token endpoint answers a wrong key or secret with a 400 as well.
+            check=lambda response: _refused(response, (400, 401, 403)),
+            malformed=_malformed(),
+        )
         try:
             value = str(body["access_token"])
             lifetime = float(body.get("expires_in", 1799))
@@ -218,19 +235,9 @@ class AmadeusClient:
         expires_at = self._clock() + max(0.0, lifetime - TOKEN_MARGIN_S)
         return _Token(value=value, client_id=client_id, expires_at=expires_at)
 
-    async def _send(
-        self, method: str, path: str, *, params: Mapping[str, str | int], token: str
-    ) -> httpx.Response:
-        try:
-            return await self._http.request(
-                method,
-                f"{self._base}{path}",
-                params=params,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=REQUEST_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _bad_credentials(status: int) -> ConnectorError:
@@ -241,27 +248,17 @@ def _bad_credentials(status: int) -> ConnectorError:
     )
 
 
+def _refused(response: httpx.Response, statuses: tuple[int, ...]) -> ConnectorError | None:
+    return _bad_credentials(response.status_code) if response.status_code in statuses else None
+
+
 def _malformed() -> ConnectorError:
     return ConnectorError(f"{SERVICE} sent flight results I couldn't read.", retryable=True)
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise _malformed() from exc
-    if not isinstance(body, dict):
-        raise _malformed()
-    return body
-
-
 def _first_error_detail(response: httpx.Response) -> str | None:
     """The documented error list: {"errors": [{"status", "code", "title", "detail"}]}."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    errors = body.get("errors") if isinstance(body, dict) else None
+    errors = body_object(response).get("errors")
     if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
         return None
     first = errors[0]
@@ -272,25 +269,6 @@ def _first_error_detail(response: httpx.Response) -> str | None:
     source = first.get("source")
     parameter = source.get("parameter") if isinstance(source, dict) else None
     return f"{text} ({parameter})" if parameter else text
-
-
-def _raise_for_status(response: httpx.Response) -> None:
-    try:
-        response.raise_for_status()
-    except httpx.HTTPStatusError as exc:
-        raise http_error_message(SERVICE, exc) from exc
-
-
-def _raise_for_api_error(response: httpx.Response) -> None:
-    if response.status_code in (401, 403):
-        raise _bad_credentials(response.status_code)
-    if response.status_code in (400, 404):
-        detail = _first_error_detail(response)
-        if detail:
-            raise ConnectorError(
-                f"{SERVICE} couldn't search that: {detail}.", status=response.status_code
-            )
-    _raise_for_status(response)
 
 
 def _parse_offers(payload: Mapping[str, Any]) -> list[FlightOffer]:

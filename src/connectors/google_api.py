@@ -14,9 +14,17 @@ from typing import Any
 
 import httpx
 
-from src.connectors.base import ConnectorContext, ConnectorError, OAuthSpec, http_error_message
+from src.connectors.base import (
+    ConnectorContext,
+    ConnectorError,
+    OAuthSpec,
+    body_object,
+    http_error_message,
+    request_json,
+    send,
+)
 from src.connectors.oauth_access import oauth_failure, oauth_tokens
-from src.services.oauth import OAuthError
+from src.services.oauth import OAuthError, OAuthTokens
 
 PROVIDER = "google"
 TITLE = "Google"
@@ -69,42 +77,55 @@ class GoogleApi:
 
     def __init__(self, ctx: ConnectorContext, spec: OAuthSpec, service: str) -> None:
         self.service = service
-        self._tokens = oauth_tokens(ctx, spec, title=TITLE)
+        self._signed_in = _SignedIn(oauth_tokens(ctx, spec, title=TITLE))
 
     async def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return _json_object(self.service, await self._send("GET", url, params=params))
+        return await self._json("GET", url, params=params)
 
     async def post_json(
         self, url: str, body: Mapping[str, Any], params: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        return _json_object(self.service, await self._send("POST", url, json=body, params=params))
+        return await self._json("POST", url, json=body, params=params)
 
     async def get_text(self, url: str, params: Mapping[str, Any] | None = None) -> str:
         """A text body (an export or a plain-text file), decoded as the server says."""
-        response = await self._send("GET", url, params=params)
+        response = await send(
+            self._signed_in, self.service, "GET", url, params=params, timeout=REQUEST_TIMEOUT
+        )
+        refused = self._refusal(response)
+        if refused is not None:
+            raise refused
         text = response.text
         return text.removeprefix("\ufeff")
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        return await request_json(
+            self._signed_in,
+            self.service,
+            method,
+            url,
+            timeout=REQUEST_TIMEOUT,
+            check=self._refusal,
+            malformed=unreadable(self.service),
+            **kwargs,
+        )
+
+    def _refusal(self, response: httpx.Response) -> ConnectorError | None:
+        """Every unsuccessful answer is Google's to explain (see ``google_error``)."""
+        return None if response.is_success else google_error(self.service, response)
+
+
+class _SignedIn:
+    """``OAuthTokens`` as a ``Requester`` whose token problems are already sentences."""
+
+    def __init__(self, tokens: OAuthTokens) -> None:
+        self._tokens = tokens
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._tokens.request(method, url, timeout=REQUEST_TIMEOUT, **kwargs)
+            return await self._tokens.request(method, url, **kwargs)
         except OAuthError as exc:
             raise oauth_failure(exc, TITLE, PROVIDER) from exc
-        except httpx.HTTPError as exc:
-            raise http_error_message(self.service, exc) from exc
-        if response.is_success:
-            return response
-        raise google_error(self.service, response)
-
-
-def _json_object(service: str, response: httpx.Response) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except ValueError as exc:
-        raise unreadable(service) from exc
-    if not isinstance(payload, dict):
-        raise unreadable(service)
-    return payload
 
 
 def unreadable(service: str) -> ConnectorError:
@@ -113,11 +134,7 @@ def unreadable(service: str) -> ConnectorError:
 
 def _error_details(response: httpx.Response) -> tuple[set[str], str]:
     """The reasons and message of Google's error JSON (``{"error": {...}}``)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return set(), ""
-    error = body.get("error") if isinstance(body, dict) else None
+    error = body_object(response).get("error")
     if not isinstance(error, dict):
         return set(), ""
     reasons: set[str] = set()

@@ -19,7 +19,9 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    key_refused,
+    request_json,
     require_secret,
 )
 
@@ -161,63 +163,51 @@ class YelpClient:
             raise _malformed() from exc
 
     async def _get(self, path: str, params: Mapping[str, str | int]) -> dict[str, Any]:
-        key = self._api_key()
-        try:
-            response = await self._http.get(
-                f"{self._base}{path}",
-                params=params,
-                headers={"Authorization": f"Bearer {key}", "Accept": "application/json"},
-                timeout=REQUEST_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        code, description = _yelp_error(response)
-        if response.status_code in (401, 403) or code in ("TOKEN_INVALID", "TOKEN_MISSING"):
-            raise ConnectorError(
-                f"{SERVICE} didn't accept your API key. "
-                f"Reconnect it: python main.py connect {NAME}",
-                status=response.status_code,
-            )
-        if code == "ACCESS_LIMIT_REACHED":
-            raise ConnectorError(
-                f"Your {SERVICE} key has used up its daily requests; it resets tomorrow.",
-                status=response.status_code,
-            )
-        if code == "LOCATION_NOT_FOUND":
-            raise ConnectorError(
-                f"{SERVICE} couldn't find that place. Try a city or a full address.",
-                status=response.status_code,
-            )
-        if response.status_code == 404 and code == "BUSINESS_NOT_FOUND":
-            raise ConnectorError(f"{SERVICE} no longer lists that business.", status=404)
-        if response.status_code == 400 and description:
-            raise ConnectorError(f"{SERVICE} couldn't search that: {description}", status=400)
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
-        if not isinstance(payload, dict):
-            raise _malformed()
-        return payload
+        return await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            f"{self._base}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {self._api_key()}", "Accept": "application/json"},
+            timeout=REQUEST_TIMEOUT,
+            check=_refusal,
+            reason=lambda response: _yelp_error(response)[1],
+            reason_statuses=(400,),
+            refusal="{service} couldn't search that: {reason}",
+            malformed=_malformed(),
+        )
 
 
 def _malformed() -> ConnectorError:
     return ConnectorError(f"{SERVICE} sent results I couldn't read.", retryable=True)
 
 
+def _refusal(response: httpx.Response) -> ConnectorError | None:
+    """Yelp's error codes that deserve their own sentence, whatever the status."""
+    code, _ = _yelp_error(response)
+    if response.status_code in (401, 403) or code in ("TOKEN_INVALID", "TOKEN_MISSING"):
+        return key_refused(SERVICE, NAME, response.status_code)
+    if code == "ACCESS_LIMIT_REACHED":
+        return ConnectorError(
+            f"Your {SERVICE} key has used up its daily requests; it resets tomorrow.",
+            status=response.status_code,
+        )
+    if code == "LOCATION_NOT_FOUND":
+        return ConnectorError(
+            f"{SERVICE} couldn't find that place. Try a city or a full address.",
+            status=response.status_code,
+        )
+    if response.status_code == 404 and code == "BUSINESS_NOT_FOUND":
+        return ConnectorError(f"{SERVICE} no longer lists that business.", status=404)
+    return None
+
+
 def _yelp_error(response: httpx.Response) -> tuple[str | None, str | None]:
     """Documented error body: {"error": {"code": "...", "description": "..."}}."""
     if response.status_code < 400:
         return None, None
-    try:
-        body = response.json()
-    except ValueError:
-        return None, None
-    error = body.get("error") if isinstance(body, dict) else None
+    error = body_object(response).get("error")
     if not isinstance(error, dict):
         return None, None
     code = error.get("code")

@@ -18,7 +18,8 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    request_json,
 )
 
 NAME = "location"
@@ -36,36 +37,35 @@ HOW_TO_SET = (
 async def ip_location(http: httpx.AsyncClient, base_url: str) -> dict[str, Any]:
     """ipapi.co's answer for the caller's own address (documented fields: city, region,
     country_name, latitude, longitude, timezone; errors carry error/reason/message)."""
-    try:
-        response = await http.get(
-            f"{base_url.rstrip('/')}/json/",
-            headers={"Accept": "application/json"},
-            timeout=REQUEST_TIMEOUT,
-        )
-    except httpx.HTTPError as exc:
-        raise http_error_message(SERVICE, exc) from exc
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    reason = str(body.get("reason") or "") if isinstance(body, dict) and body.get("error") else ""
+    body = await request_json(
+        http,
+        SERVICE,
+        "GET",
+        f"{base_url.rstrip('/')}/json/",
+        headers={"Accept": "application/json"},
+        timeout=REQUEST_TIMEOUT,
+        check=_refusal,
+    )
+    if not (body.get("city") or body.get("country_name")):
+        raise ConnectorError(f"{SERVICE} sent an answer I couldn't read.", retryable=True)
+    return body
+
+
+def _refusal(response: httpx.Response) -> ConnectorError | None:
+    """ipapi.co's ``{"error": true, "reason": ...}``, which may come with any status."""
+    body = body_object(response)
+    reason = str(body.get("reason") or "") if body.get("error") else ""
     if reason == "RateLimited" or response.status_code == 429:
-        raise ConnectorError(
+        return ConnectorError(
             f"{SERVICE} is rate-limiting requests; try again later.", retryable=True, status=429
         )
     if reason:
         if "reserved" in reason.lower():
-            raise ConnectorError(
+            return ConnectorError(
                 "Your internet address is a private one, so it says nothing about where you are."
             )
-        raise ConnectorError(f"{SERVICE} couldn't place you: {reason}.")
-    try:
-        response.raise_for_status()
-    except httpx.HTTPStatusError as exc:
-        raise http_error_message(SERVICE, exc) from exc
-    if not isinstance(body, dict) or not (body.get("city") or body.get("country_name")):
-        raise ConnectorError(f"{SERVICE} sent an answer I couldn't read.", retryable=True)
-    return body
+        return ConnectorError(f"{SERVICE} couldn't place you: {reason}.")
+    return None
 
 
 def describe_ip_location(body: dict[str, Any]) -> str:

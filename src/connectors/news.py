@@ -22,8 +22,12 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    hide_secret,
+    key_refused,
+    request_json,
     require_secret,
+    trim,
 )
 
 NAME = "news"
@@ -123,18 +127,6 @@ class Article:
     published: str
 
 
-def trim(text: str, limit: int) -> str:
-    """At most ``limit`` characters, cut at a word boundary with an ellipsis."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-") + "…"
-
-
 def category_for(topic: str) -> str | None:
     """The NewsAPI category a spoken topic names, or None if it is a free keyword."""
     return _CATEGORY_WORDS.get(" ".join(topic.lower().split()))
@@ -154,10 +146,6 @@ def country_code(country: str) -> str:
 
 def _malformed() -> ConnectorError:
     return ConnectorError(f"{SERVICE} sent news I couldn't read.", retryable=True)
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "[key]") if secret else text
 
 
 class NewsApiClient:
@@ -195,25 +183,17 @@ class NewsApiClient:
     async def _articles(
         self, path: str, params: Mapping[str, str | int], api_key: str
     ) -> list[Article]:
-        try:
-            response = await self._http.get(
-                f"{self._base_url}/{path}",
-                params=params,
-                headers={"X-Api-Key": api_key},
-                timeout=REQUEST_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        try:
-            body = response.json()
-        except ValueError as exc:
-            if response.is_error:
-                raise _status_only(response) from exc
-            raise _malformed() from exc
-        if isinstance(body, dict) and body.get("status") == "error":
-            raise _api_error(response.status_code, body, api_key)
-        if response.is_error:
-            raise _status_only(response)
+        body = await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            f"{self._base_url}/{path}",
+            params=params,
+            headers={"X-Api-Key": api_key},
+            timeout=REQUEST_TIMEOUT,
+            check=lambda response: _refusal(response, api_key),
+            malformed=_malformed(),
+        )
         try:
             return _parse_articles(body)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -221,26 +201,23 @@ class NewsApiClient:
 
 
 def _key_rejected(status: int) -> ConnectorError:
-    return ConnectorError(
-        f"{SERVICE} didn't accept your API key. Check it with: python main.py connect {NAME}",
-        status=status,
-    )
+    return key_refused(SERVICE, NAME, status, advice="Check it with")
 
 
-def _status_only(response: httpx.Response) -> ConnectorError:
+def _refusal(response: httpx.Response, api_key: str) -> ConnectorError | None:
+    """NewsAPI's error body decides the sentence, even on a 200; else a refused key."""
+    body = body_object(response)
+    if body.get("status") == "error":
+        return _api_error(response.status_code, body, api_key)
     if response.status_code in (401, 403):
         return _key_rejected(response.status_code)
-    try:
-        response.raise_for_status()
-    except httpx.HTTPStatusError as exc:
-        return http_error_message(SERVICE, exc)
-    return _malformed()
+    return None
 
 
 def _api_error(status: int, body: Mapping[str, Any], api_key: str) -> ConnectorError:
     """NewsAPI's documented error body as the sentence to say."""
     code = str(body.get("code") or "")
-    message = trim(_scrub(str(body.get("message") or ""), api_key), 200)
+    message = trim(hide_secret(str(body.get("message") or ""), api_key), 200)
     if code in _KEY_CODES or status in (401, 403):
         return _key_rejected(status)
     if code in _LIMIT_CODES or status == 429:

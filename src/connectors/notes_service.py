@@ -23,7 +23,9 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    rate_limited,
+    request_json,
     require_secret,
 )
 from src.connectors.clock import spoken_date
@@ -163,26 +165,21 @@ class NotionClient:
             "Notion-Version": NOTION_VERSION,
             "Accept": "application/json",
         }
-        try:
-            response = await self._http.request(
-                method,
-                f"{self._base}{path}",
-                json=json,
-                params=params,
-                headers=headers,
-                timeout=REQUEST_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.status_code >= 400:
-            raise _error_sentence(response)
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
-        if not isinstance(payload, dict):
-            raise _malformed()
-        return payload
+        return await request_json(
+            self._http,
+            SERVICE,
+            method,
+            f"{self._base}{path}",
+            json=json,
+            params=params,
+            headers=headers,
+            timeout=REQUEST_TIMEOUT,
+            check=_refusal,
+            reason=lambda response: str(body_object(response).get("message") or "").strip(),
+            reason_statuses=(400,),
+            refusal="{service} refused that: {reason}",
+            malformed=_malformed(),
+        )
 
     async def search_pages(self, query: str) -> list[PageRef]:
         payload = await self.request(
@@ -254,17 +251,15 @@ def _malformed() -> ConnectorError:
     return ConnectorError(f"{SERVICE} sent an answer I couldn't read.", retryable=True)
 
 
-def _error_sentence(response: httpx.Response) -> ConnectorError:
-    """Notion errors: {"object": "error", "status", "code", "message"}."""
+def _refusal(response: httpx.Response) -> ConnectorError | None:
+    """Notion errors, {"object": "error", "status", "code", "message"}, by code or status.
+
+    A body that is not JSON (an HTML error page from a proxy) leaves the status to decide.
+    """
     status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None  # an HTML error page from a proxy: the status alone decides
-    if not isinstance(body, dict):
-        body = {}
-    code = str(body.get("code") or "")
-    message = str(body.get("message") or "").strip()
+    if status < 400:
+        return None
+    code = str(body_object(response).get("code") or "")
     if code == "unauthorized" or status == 401:
         return ConnectorError(
             f"{SERVICE} didn't accept your token. Reconnect it: python main.py connect {NAME}",
@@ -273,20 +268,12 @@ def _error_sentence(response: httpx.Response) -> ConnectorError:
     if code in ("restricted_resource", "object_not_found") or status in (403, 404):
         return ConnectorError(f"Hark can't see that Notion page. {_SHARE_HINT}", status=status)
     if code == "rate_limited" or status == 429:
-        wait = response.headers.get("Retry-After", "")
-        when = f"in {int(wait)} seconds" if wait.isdigit() else "in a minute"
-        return ConnectorError(
-            f"{SERVICE} is rate-limiting requests; try again {when}.", retryable=True, status=429
-        )
+        return rate_limited(SERVICE, response)
     if code == "conflict_error" or status == 409:
         return ConnectorError(
             f"{SERVICE} saw a conflicting edit; try again.", retryable=True, status=status
         )
-    if status == 400 and message:
-        return ConnectorError(f"{SERVICE} refused that: {message}", status=status)
-    return http_error_message(
-        SERVICE, httpx.HTTPStatusError("notion error", request=response.request, response=response)
-    )
+    return None
 
 
 def build_tools(ctx: ConnectorContext) -> list[ToolDef]:

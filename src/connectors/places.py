@@ -27,7 +27,8 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    request_json,
 )
 
 NAME = "places"
@@ -200,51 +201,48 @@ class NominatimClient:
         if self._language:
             params["accept-language"] = self._language
         await self._spacer.wait()
-        try:
-            response = await self._http.get(
-                f"{self._base_url}/search", params=params, timeout=REQUEST_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.is_error:
-            raise _status_error(response)
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
-        if isinstance(payload, dict) and payload.get("error"):
-            raise ConnectorError(f"{SERVICE} couldn't do that: {_error_text(payload)}")
-        if not isinstance(payload, list) or not all(isinstance(i, dict) for i in payload):
+        payload = await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            f"{self._base_url}/search",
+            params=params,
+            timeout=REQUEST_TIMEOUT,
+            check=_refusal,
+            reason=_error_text,
+            reason_statuses=(400,),
+            refusal="{service} couldn't do that: {reason}",
+            malformed=_malformed(),
+            expect=list,
+        )
+        if not all(isinstance(i, dict) for i in payload):
             raise _malformed()
         return payload
 
 
-def _error_text(payload: Mapping[str, Any]) -> str:
-    error = payload.get("error")
+def _error_text(response: httpx.Response) -> str | None:
+    """Nominatim's ``{"error": "..."}`` or ``{"error": {"message": "..."}}``, if any."""
+    error = body_object(response).get("error")
+    if not error:
+        return None
     if isinstance(error, dict):
         error = error.get("message")
     return " ".join(str(error or "unknown error").split())[:200]
 
 
-def _status_error(response: httpx.Response) -> ConnectorError:
+def _refusal(response: httpx.Response) -> ConnectorError | None:
     status = response.status_code
     if status in (401, 403):
         return ConnectorError(
             f"{SERVICE} refused the request; its usage policy may be blocking this app for now.",
             status=status,
         )
-    if status == 400:
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if isinstance(payload, dict) and payload.get("error"):
-            return ConnectorError(f"{SERVICE} couldn't do that: {_error_text(payload)}", status=400)
-    try:
-        response.raise_for_status()
-    except httpx.HTTPStatusError as exc:
-        return http_error_message(SERVICE, exc)
-    return _malformed()
+    if response.is_success:
+        # Nominatim can answer an error object with a 200; the answer is otherwise a list.
+        text = _error_text(response)
+        if text:
+            return ConnectorError(f"{SERVICE} couldn't do that: {text}")
+    return None
 
 
 def format_places(heading: str, places: list[Place]) -> str:

@@ -23,7 +23,9 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    hide_secret,
+    request_json,
     require_secret,
 )
 
@@ -123,16 +125,16 @@ class BestBuyClient:
             "sort": sort,
             "apiKey": api_key,
         }
-        try:
-            response = await self._http.get(url, params=params, timeout=REQUEST_TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.is_error:
-            raise _status_error(response, api_key)
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
+        payload = await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            url,
+            params=params,
+            timeout=REQUEST_TIMEOUT,
+            check=lambda response: _refusal(response, api_key),
+            malformed=_malformed(),
+        )
         try:
             products = [_parse_product(item) for item in payload["products"]]
             total = int(payload.get("total", len(products)))
@@ -141,7 +143,7 @@ class BestBuyClient:
         return SearchResult(products=products, total=total)
 
 
-def _status_error(response: httpx.Response, api_key: str) -> ConnectorError:
+def _refusal(response: httpx.Response, api_key: str) -> ConnectorError | None:
     status = response.status_code
     if status in (401, 403):
         # Best Buy documents 403 as "call limit exceeded"; a wrong key is refused the same way.
@@ -154,24 +156,17 @@ def _status_error(response: httpx.Response, api_key: str) -> ConnectorError:
         reason = _error_message(response, api_key)
         text = f": {reason}" if reason else ""
         return ConnectorError(f"{SERVICE} couldn't run that search{text}.", status=status)
-    try:
-        response.raise_for_status()
-    except httpx.HTTPStatusError as exc:
-        return http_error_message(SERVICE, exc)
-    return _malformed()
+    return None
 
 
 def _error_message(response: httpx.Response, api_key: str) -> str | None:
     """The message of an ``{"error": {"code", "status", "message"}}`` body, if there is one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
+    body = body_object(response)
+    error = body.get("error")
     message = error.get("message") if isinstance(error, dict) else body.get("errorMessage")
     if not message:
         return None
-    text = str(message).replace(api_key, "[key]") if api_key else str(message)
+    text = hide_secret(str(message), api_key)
     return " ".join(text.split())[:160].rstrip(".")
 
 

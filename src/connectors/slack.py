@@ -23,7 +23,9 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    rate_limited,
+    request_json,
     require_secret,
 )
 from src.connectors.clock import local_zone, spoken_clock, spoken_date
@@ -94,37 +96,22 @@ class SlackClient:
     ) -> dict[str, Any]:
         """One API method; ``body`` makes it a JSON POST. Returns the ``ok`` payload."""
         headers = {"Authorization": f"Bearer {self._token()}"}
-        try:
-            if body is not None:
-                response = await self._http.post(
-                    f"{self._base}/{method}",
-                    json=body,
-                    headers={**headers, "Content-Type": "application/json; charset=utf-8"},
-                    timeout=REQUEST_TIMEOUT,
-                )
-            else:
-                response = await self._http.get(
-                    f"{self._base}/{method}",
-                    params=params or {},
-                    headers=headers,
-                    timeout=REQUEST_TIMEOUT,
-                )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.status_code == 429:
-            raise _rate_limited(response)
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
-        if not isinstance(payload, dict) or "ok" not in payload:
+        if body is not None:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        payload = await request_json(
+            self._http,
+            SERVICE,
+            "GET" if body is None else "POST",
+            f"{self._base}/{method}",
+            params=(params or {}) if body is None else None,
+            json=body,
+            headers=headers,
+            timeout=REQUEST_TIMEOUT,
+            check=_refusal,
+            malformed=_malformed(),
+        )
+        if "ok" not in payload:
             raise _malformed()
-        if payload["ok"] is not True:
-            raise _api_error(payload, response)
         return payload
 
     async def channels(self) -> list[dict[str, Any]]:
@@ -196,18 +183,20 @@ def channel_name(text: str) -> str:
     return text.strip().lstrip("#").strip()
 
 
-def _rate_limited(response: httpx.Response) -> ConnectorError:
-    wait = response.headers.get("Retry-After", "")
-    when = f"in {int(wait)} seconds" if wait.isdigit() else "in a minute"
-    return ConnectorError(
-        f"{SERVICE} is rate-limiting requests; try again {when}.", retryable=True, status=429
-    )
+def _refusal(response: httpx.Response) -> ConnectorError | None:
+    """A 429, or a 200 whose payload says ``"ok": false`` (how Slack reports most errors)."""
+    if response.status_code == 429:
+        return rate_limited(SERVICE, response)
+    payload = body_object(response) if response.is_success else {}
+    if "ok" in payload and payload["ok"] is not True:
+        return _api_error(payload, response)
+    return None
 
 
 def _api_error(payload: Mapping[str, Any], response: httpx.Response) -> ConnectorError:
     code = str(payload.get("error") or "unknown_error")
     if code == "ratelimited":
-        return _rate_limited(response)
+        return rate_limited(SERVICE, response)
     if code == "missing_scope":
         needed = payload.get("needed")
         scope = f" ({needed})" if needed else ""

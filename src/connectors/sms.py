@@ -20,7 +20,8 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    request_json,
     require_secret,
 )
 
@@ -66,12 +67,7 @@ def normalise_number(text: str) -> str:
 
 
 def _twilio_error(response: httpx.Response) -> tuple[int | None, str | None]:
-    try:
-        body = response.json()
-    except ValueError:
-        return None, None
-    if not isinstance(body, dict):
-        return None, None
+    body = body_object(response)
     code = body.get("code")
     message = body.get("message")
     return (
@@ -88,23 +84,19 @@ class TwilioClient:
     async def send(
         self, account_sid: str, auth_token: str, sender: str, to: str, body: str
     ) -> dict[str, Any]:
-        try:
-            response = await self._http.post(
-                f"{self._base}/2010-04-01/Accounts/{account_sid}/Messages.json",
-                data={"To": to, "From": sender, "Body": body},
-                auth=(account_sid, auth_token),
-                headers={"Accept": "application/json"},
-                timeout=REQUEST_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.status_code >= 400:
-            raise _error_sentence(response, to=to, sender=sender)
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
-        if not isinstance(payload, dict) or not payload.get("sid"):
+        payload = await request_json(
+            self._http,
+            SERVICE,
+            "POST",
+            f"{self._base}/2010-04-01/Accounts/{account_sid}/Messages.json",
+            data={"To": to, "From": sender, "Body": body},
+            auth=(account_sid, auth_token),
+            headers={"Accept": "application/json"},
+            timeout=REQUEST_TIMEOUT,
+            check=lambda response: _refusal(response, to=to, sender=sender),
+            malformed=_malformed(),
+        )
+        if not payload.get("sid"):
             raise _malformed()
         return payload
 
@@ -117,18 +109,18 @@ def _malformed() -> ConnectorError:
     )
 
 
-def _error_sentence(response: httpx.Response, *, to: str, sender: str) -> ConnectorError:
+def _refusal(response: httpx.Response, *, to: str, sender: str) -> ConnectorError | None:
+    """Twilio's error codes as sentences; the generic ones where Twilio has nothing to add."""
     status = response.status_code
+    if status < 400:
+        return None
     code, message = _twilio_error(response)
     if code is not None and code in _CODES:
         return ConnectorError(_CODES[code].format(to=to, sender=sender), status=status)
     if status in (401, 403):
         return ConnectorError(_CODES[20003], status=status)
     if status == 429 or status >= 500 or not message:
-        return http_error_message(
-            SERVICE,
-            httpx.HTTPStatusError("twilio error", request=response.request, response=response),
-        )
+        return None
     suffix = f" (error {code})" if code else ""
     return ConnectorError(
         f"{SERVICE} refused the text: {message.rstrip('.')}{suffix}.", status=status

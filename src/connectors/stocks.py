@@ -22,7 +22,9 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    hide_secret,
+    key_refused,
+    request_json,
     require_secret,
 )
 
@@ -126,42 +128,31 @@ class FinnhubClient:
             raise _malformed() from exc
 
     async def _get(self, path: str, params: Mapping[str, str], api_key: str) -> dict[str, Any]:
-        try:
-            response = await self._http.get(
-                f"{self._base_url}/{path}",
-                params=params,
-                headers={"X-Finnhub-Token": api_key},
-                timeout=REQUEST_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.is_error:
-            raise _status_error(response)
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
-        if not isinstance(payload, dict):
-            raise _malformed()
+        payload = await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            f"{self._base_url}/{path}",
+            params=params,
+            headers={"X-Finnhub-Token": api_key},
+            timeout=REQUEST_TIMEOUT,
+            check=_refusal,
+            malformed=_malformed(),
+        )
         if payload.get("error"):
             raise ConnectorError(f"{SERVICE} couldn't answer that: {_error_text(payload, api_key)}")
         return payload
 
 
 def _error_text(payload: Mapping[str, Any], api_key: str) -> str:
-    text = str(payload.get("error") or "")
-    if api_key:
-        text = text.replace(api_key, "[key]")
+    text = hide_secret(str(payload.get("error") or ""), api_key)
     return " ".join(text.split())[:200]
 
 
-def _status_error(response: httpx.Response) -> ConnectorError:
+def _refusal(response: httpx.Response) -> ConnectorError | None:
     status = response.status_code
     if status == 401:
-        return ConnectorError(
-            f"{SERVICE} didn't accept your API key. Check it with: python main.py connect {NAME}",
-            status=status,
-        )
+        return key_refused(SERVICE, NAME, status, advice="Check it with")
     if status == 403:
         return ConnectorError(
             f"Your {SERVICE} plan doesn't include that data (free keys cover US stocks only).",
@@ -173,11 +164,7 @@ def _status_error(response: httpx.Response) -> ConnectorError:
             retryable=True,
             status=status,
         )
-    try:
-        response.raise_for_status()
-    except httpx.HTTPStatusError as exc:
-        return http_error_message(SERVICE, exc)
-    return _malformed()
+    return None
 
 
 def best_match(query: str, matches: list[SymbolMatch]) -> SymbolMatch | None:

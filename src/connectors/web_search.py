@@ -22,8 +22,11 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    body_object,
+    key_refused,
+    request_json,
     require_secret,
+    trim,
 )
 
 NAME = "web_search"
@@ -63,26 +66,12 @@ def clean_text(text: str) -> str:
     return " ".join(html.unescape(_TAG.sub("", text)).split())
 
 
-def trim(text: str, limit: int) -> str:
-    """At most ``limit`` characters, cut at a word boundary with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-") + "…"
-
-
 def clamp_count(count: int) -> int:
     return max(1, min(MAX_COUNT, int(count)))
 
 
 def _key_rejected() -> ConnectorError:
-    return ConnectorError(
-        f"{SERVICE} didn't accept your API key. Check it with: python main.py connect {NAME}",
-        status=401,
-    )
+    return key_refused(SERVICE, NAME, 401, advice="Check it with")
 
 
 def _malformed() -> ConnectorError:
@@ -108,31 +97,30 @@ class BraveSearchClient:
             "text_decorations": "false",
             "safesearch": "moderate",
         }
-        headers = {"Accept": "application/json", "X-Subscription-Token": api_key}
-        try:
-            response = await self._http.get(
-                f"{self._base_url}/web/search",
-                params=params,
-                headers=headers,
-                timeout=REQUEST_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.is_error:
-            raise _status_error(response)
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
+        payload = await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            f"{self._base_url}/web/search",
+            params=params,
+            headers={"Accept": "application/json", "X-Subscription-Token": api_key},
+            timeout=REQUEST_TIMEOUT,
+            check=_refusal,
+            reason=lambda response: _error_fields(response)[1],
+            refusal="{service} couldn't run that search: {reason}",
+            malformed=_malformed(),
+        )
         try:
             return _parse(text, payload)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _malformed() from exc
 
 
-def _status_error(response: httpx.Response) -> ConnectorError:
-    """Brave's ErrorResponse (``{"type": "ErrorResponse", "error": {...}}``) as a sentence."""
-    code, detail = _error_fields(response)
+def _refusal(response: httpx.Response) -> ConnectorError | None:
+    """Brave's ErrorResponse (``{"type": "ErrorResponse", "error": {...}}``): key and quota."""
+    if not response.is_error:
+        return None
+    code, _ = _error_fields(response)
     status = response.status_code
     if status in (401, 403) or code in _KEY_CODES:
         return _key_rejected()
@@ -143,30 +131,18 @@ def _status_error(response: httpx.Response) -> ConnectorError:
             retryable=True,
             status=status,
         )
-    if 400 <= status < 500 and detail:
-        return ConnectorError(
-            f"{SERVICE} couldn't run that search: {trim(detail, 160)}", status=status
-        )
-    try:
-        response.raise_for_status()
-    except httpx.HTTPStatusError as exc:
-        return http_error_message(SERVICE, exc)
-    return ConnectorError(f"{SERVICE} rejected the request (HTTP {status}).", status=status)
+    return None
 
 
 def _error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
-    try:
-        body = response.json()
-    except ValueError:
-        return None, None
-    error = body.get("error") if isinstance(body, dict) else None
+    error = body_object(response).get("error")
     if not isinstance(error, dict):
         return None, None
     code = error.get("code")
     detail = error.get("detail")
     return (
         str(code) if code else None,
-        clean_text(str(detail)) if detail else None,
+        trim(clean_text(str(detail)), 160) if detail else None,
     )
 
 

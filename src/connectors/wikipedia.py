@@ -23,7 +23,7 @@ from src.connectors.base import (
     ConnectorContext,
     ConnectorError,
     ToolDef,
-    http_error_message,
+    request_json,
 )
 
 NAME = "wikipedia"
@@ -163,30 +163,28 @@ class WikipediaClient:
         params: dict[str, str | int] | None = None,
         not_found_title: str | None = None,
     ) -> Any:
-        try:
-            response = await self._http.get(
-                url, params=params, timeout=REQUEST_TIMEOUT, follow_redirects=True
-            )
-        except httpx.HTTPError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        if response.status_code == 404 and not_found_title is not None:
-            raise ArticleNotFoundError(not_found_title)
-        if response.status_code == 403:
-            raise ConnectorError(
-                f"{SERVICE} refused the request; it may be blocking this app's traffic for now.",
-                status=403,
-            )
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            raise http_error_message(SERVICE, exc) from exc
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _malformed() from exc
-        if not isinstance(payload, dict):
-            raise _malformed()
-        return payload
+        return await request_json(
+            self._http,
+            SERVICE,
+            "GET",
+            url,
+            params=params,
+            timeout=REQUEST_TIMEOUT,
+            follow_redirects=True,
+            check=lambda response: _refusal(response, not_found_title),
+            malformed=_malformed(),
+        )
+
+
+def _refusal(response: httpx.Response, not_found_title: str | None) -> ConnectorError | None:
+    if response.status_code == 404 and not_found_title is not None:
+        return ArticleNotFoundError(not_found_title)
+    if response.status_code == 403:
+        return ConnectorError(
+            f"{SERVICE} refused the request; it may be blocking this app's traffic for now.",
+            status=403,
+        )
+    return None
 
 
 def _is_disambiguation_title(title: str) -> bool:
