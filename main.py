@@ -383,6 +383,7 @@ def build_voice(
     from src.services.openai_client import make_openai_client
     from src.services.playback_buffer import PlaybackBuffer
     from src.services.realtime_client import RealtimeClient
+    from src.services.spoken_approvals import SpokenApprovals
     from src.services.vad import make_vad
     from src.services.voice_session import VoiceSession
     from src.services.voice_turns import VoiceTurnRecorder
@@ -424,6 +425,8 @@ def build_voice(
         make_vad(audio.client_vad),
         recorder,
         mode=audio.turn_detection,
+        # Side-effecting tools are asked about aloud too (the screen and socket still answer).
+        companions=[SpokenApprovals(core.bus, realtime)],
     )
     core.conversation.text_router = session.send_text
     return session

@@ -9,8 +9,10 @@ baseline (the device's 10 ms pull granularity alone). Also the time to first sou
 whole reply arrives in one burst, as the server sends it.
 
 Capture path: the cost from a microphone block in the PortAudio callback to resampled 24 kHz
-PCM16 bytes ready for the Realtime client: copy, hop onto the event loop, resample, to bytes.
-Baselines: a bare copy plus a bare ``soxr`` call, and the same work without the loop hop.
+PCM16 bytes in the Realtime client's ``send_audio``: copy, resample and to bytes on the
+callback thread (``MicOutbox``, speech is sent at once), hop onto the event loop, the
+outbox's sender task. Baselines: a bare copy plus a bare ``soxr`` call, and the same work
+without the loop hop.
 Plus how long soxr holds samples back before releasing them (its buffering, per quality).
 
 Figures only; nothing here asserts on time. Run from the repository root:
@@ -34,6 +36,7 @@ import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from src.services.mic_outbox import MicOutbox
 from src.services.playback_buffer import PlaybackBuffer
 from src.services.resampler import Quality, Resampler, array_to_pcm16
 from tests.fakes.fake_audio import FakeAudioOutput
@@ -165,28 +168,34 @@ def cost_per_block(work: Callable[[Int16], object], blocks: list[Int16]) -> list
 
 
 def measure_capture_hop(blocks: list[Int16]) -> list[float]:
-    """Callback thread copies and hops to the loop; the loop resamples and makes bytes."""
+    """Hark's capture hand-off for speech: on the callback thread, copy the block and give
+    it to the ``MicOutbox`` as urgent (it resamples and hops to the loop at once); until the
+    outbox's sender on the loop hands the bytes to the Realtime client's ``send_audio``."""
     latencies: list[float] = []
-    resampler = Resampler(48_000, 24_000)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
+        stamps: collections.deque[float] = collections.deque()
 
-        def on_loop(block: Int16, at: float) -> None:
-            array_to_pcm16(resampler.process(block))
-            latencies.append(time.perf_counter() - at)
+        async def send(chunk: bytes) -> None:
+            latencies.append(time.perf_counter() - stamps.popleft())
             if len(latencies) == len(blocks):
                 done.set()
 
+        outbox = MicOutbox(send)
+        outbox.bind(loop)
+        sender = asyncio.create_task(outbox.run())
+
         def callback(i: int) -> None:
-            at = time.perf_counter()
-            loop.call_soon_threadsafe(on_loop, blocks[i][:, 0].copy(), at)
+            stamps.append(time.perf_counter())
+            outbox.add(blocks[i][:, 0].copy(), urgent=True)
 
         thread = threading.Thread(target=paced, args=(0.01, len(blocks), callback))
         thread.start()
         await done.wait()
         thread.join()
+        sender.cancel()
 
     asyncio.run(run())
     return latencies
@@ -231,7 +240,7 @@ def main() -> None:
             f"{first * 1e3:.2f} ms of work (then the device's next pull)"
         )
 
-    print("\nCapture path: mic block (480 samples, 48 kHz) -> 24 kHz PCM16 bytes ready")
+    print("\nCapture path: mic block (480 samples, 48 kHz) -> 24 kHz PCM16 bytes in send_audio")
     blocks = capture_blocks(400)
     ours = Resampler(48_000, 24_000)
     bare = soxr.ResampleStream(48_000, 24_000, 1, dtype="int16", quality="HQ")
@@ -255,7 +264,7 @@ def main() -> None:
     )
     hop = percentiles(measure_capture_hop(blocks[:150]))
     print(
-        f"  with the hop onto the event loop   p50 {hop[0] * 1e6:7.1f} us  p95 {hop[1] * 1e6:7.1f}"
+        f"  MicOutbox, hop to the loop, sender p50 {hop[0] * 1e6:7.1f} us  p95 {hop[1] * 1e6:7.1f}"
         f" us   x{hop[0] / percentiles(cost_ours)[0]:.1f} the same work without the hop"
     )
     print("\nsoxr buffering (a sample's wait before soxr releases it, 10 ms blocks in):")

@@ -1,11 +1,13 @@
 """Barge-in time: from speech onset in the microphone signal to silence on the speaker.
 
 Runs the real voice loop (``VoiceSession`` with the playback buffer, barge-in policy and a
-Realtime client against the local scripted server) on fake devices, so time is counted in
-audio: the user starts speaking at a random point inside a 10 ms block while the assistant is
-talking, and the bench counts the milliseconds of microphone audio until the speaker's next
-block is silent. It also prints the wall-clock cost of handling one microphone frame, and as a
-baseline the same loop with barge-in impossible (the assistant silent). Target: 150 ms.
+Realtime client against the local scripted server, and the echo canceller as Hark builds it)
+on fake devices, so time is counted in audio. Hark first listens to 2 s of silence (its
+echo canceller falls asleep), then the assistant talks; the user starts speaking at a
+random point inside a 10 ms block while the assistant is talking, and the bench counts the
+milliseconds of microphone audio until the speaker's next block is silent. It also prints
+the wall-clock cost of handling one microphone frame, and as a baseline the same loop with
+barge-in impossible (the assistant silent). Target: 150 ms.
 
     python bench/barge_in.py [trials]
 """
@@ -28,7 +30,7 @@ from openai import AsyncOpenAI
 from src.config.settings import ApiSettings
 from src.events.bus import EventBus
 from src.services.conversation import ConversationService
-from src.services.echo_canceller import LiveKitEchoCanceller
+from src.services.echo_canceller import LiveKitEchoCanceller, make_echo_canceller
 from src.services.playback_buffer import PlaybackBuffer
 from src.services.realtime_client import RealtimeClient
 from src.services.storage import HistoryStore
@@ -103,18 +105,23 @@ async def trial(
             mic,
             speaker,
             playback,
-            LiveKitEchoCanceller(),
+            make_echo_canceller("livekit"),  # as Hark runs it: asleep while the speaker is quiet
             WebRtcVad(),
             recorder,
             mode="server_vad",
         )
         await session.start()
         await realtime.wait_until_connected()
-        # The assistant talks; its voice leaks back into the microphone (laptop speakers,
-        # 30 ms acoustic delay, -10 dB) while the echo canceller converges for 2 s.
+        # Hark listens in silence for 2 s first (the echo canceller falls asleep after 1 s
+        # of a quiet speaker), then the assistant talks; its voice leaks back into the
+        # microphone (laptop speakers, 30 ms acoustic delay, -10 dB) while the echo
+        # canceller wakes and converges for 2 s.
+        leak = Leak(delay_ms=30, gain=0.3)
+        for _ in range(200):
+            mic.extend(leak.through(speaker.play(10)))
+            mic.feed(1)
         playback.push("item_bench", resample_to_24k(assistant))
         playback.end_item("item_bench")
-        leak = Leak(delay_ms=30, gain=0.3)
         for _ in range(200):
             mic.extend(leak.through(speaker.play(10)))
             mic.feed(1)
@@ -147,7 +154,7 @@ async def trial(
 
 
 def frame_cost(with_speech: bool) -> float:
-    """Wall-clock microseconds to run one mic frame through echo canceller + VAD."""
+    """Wall-clock microseconds to run one mic frame through echo canceller (awake) + VAD."""
     echo, vad = LiveKitEchoCanceller(), WebRtcVad()
     frame = (np.sin(np.arange(BLOCK) / 5) * (8000 if with_speech else 0)).astype(np.int16)
     far = (np.sin(np.arange(BLOCK) / 9) * 8000).astype(np.int16)

@@ -14,6 +14,10 @@ plus a quiet room noise floor. Each canceller processes render and capture frame
   barge-in would; every "user started speaking" declared while only the assistant talks is the
   assistant interrupting itself. Target 0.
 
+- Sleep and wake: Hark's canceller sleeps while the speaker has been quiet for a second
+  (``QuietSpeakerBypass``). A reply with a 3 s pause, after 2 s of idle listening, checks
+  that waking costs no echo reduction and no self-interruption against AEC3 always awake.
+
 Run from the repository root:  python bench/echo_reduction.py
 """
 
@@ -34,6 +38,7 @@ from src.services.echo_canceller import (
     EchoCanceller,
     LiveKitEchoCanceller,
     NullEchoCanceller,
+    QuietSpeakerBypass,
 )
 from src.services.vad import (
     SegmenterConfig,
@@ -161,5 +166,38 @@ def main() -> None:
         )
 
 
+def sleep_and_wake() -> None:
+    """AEC3 always awake against AEC3 asleep in the quiet stretches, on a reply with a pause."""
+    first = speech.speak(
+        "Here is the forecast for Paris. Tomorrow will be sunny with a high of twenty degrees."
+    )
+    second = speech.speak("On Saturday, expect showers in the afternoon, so take an umbrella.")
+    far_end = speech.concat(
+        speech.silence(2000), first, speech.silence(3000), second, speech.silence(800)
+    )
+    talking = speech.speech_labels(far_end)
+    index = np.arange(len(talking))
+    woke_at = (2000 + 3000) // 10 + len(first) // 480  # frames of 10 ms
+    after_wake = talking & (index >= woke_at)
+    print("\nSleep and wake: 2 s idle, a sentence, a 3 s pause, a sentence")
+    print(f"{'echo path':<26}{'canceller':<22}{'ERLE after the pause':>22}{'webrtc starts':>16}")
+    for scene in SCENES:
+        echo, mic = microphone(far_end, scene)
+        makers: dict[str, Callable[[], EchoCanceller]] = {
+            "AEC3 always awake": lambda: LiveKitEchoCanceller(delay_ms=40),
+            "AEC3 asleep when quiet": lambda: QuietSpeakerBypass(LiveKitEchoCanceller(delay_ms=40)),
+        }
+        for name, make in makers.items():
+            canceller = make()
+            cleaned, _ = cancel(canceller, far_end, mic)
+            total, _late = self_interruptions(WebRtcVad(aggressiveness=2), cleaned)
+            erle = speech.erle_db(echo, cleaned, after_wake)
+            print(f"{scene.name:<26}{name:<22}{erle:>19.1f} dB{total:>16}")
+            if isinstance(canceller, QuietSpeakerBypass):
+                skipped = canceller.render_skipped / len(talking)
+                print(f"{'':<26}(frames skipped: {skipped:.0%} render, same count capture)")
+
+
 if __name__ == "__main__":
     main()
+    sleep_and_wake()

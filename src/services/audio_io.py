@@ -5,10 +5,13 @@ in ``tests/fakes/fake_audio.py``, which subclass them. Inside Hark audio is mono
 48 kHz in 10 ms frames (480 samples), the rate echo cancellation and VAD run at; when a device
 runs at another rate the adapter resamples, so nothing upstream has to care.
 
-Threads: PortAudio calls the stream callbacks on its own thread. The microphone callback only
-copies the block and hops it onto the event loop (``call_soon_threadsafe``); framing, level
-metering and the consumer's work happen there. The speaker callback pulls from a thread-safe
-source (the :class:`~src.services.playback_buffer.PlaybackBuffer`) that never blocks.
+Threads: PortAudio calls the stream callbacks on its own threads. The microphone callback
+resamples (if the device needs it), cuts 10 ms frames, meters them and hands each frame to
+the consumer right there, on the audio thread: the consumer (the voice session) does its
+per-frame work there too and wakes the event loop only when it has something for it, so an
+idle listener does not wake the loop a hundred times a second. The speaker callback pulls
+from a thread-safe source (the :class:`~src.services.playback_buffer.PlaybackBuffer`) that
+never blocks.
 
 Device loss: a stream that ends without being asked to (its *finished* callback fires, e.g.
 when the sound server dies), or whose callback goes silent for ``stall_timeout`` seconds (a
@@ -18,8 +21,9 @@ again, reports that it is back, and carries on. The caller is never raised at fo
 PulseAudio itself moves a stream to another device when its device is removed, so PortAudio
 on Pulse sees no loss in that case; the sound server going away is what it does see.
 
-Level meter events are computed and published from the event loop, not the audio thread,
-so the callback stays a copy and a hand-off.
+Level meter events are computed on the audio thread and published on the loop, and only
+when the level has moved by ``LEVEL_STEP_DB`` since the last one: a quiet room then costs
+no loop wake-ups for the meter at all.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from src.services.audio_devices import (
     choose_device,
     load_sounddevice,
 )
+from src.services.loop_handoff import hand_to_loop
 from src.services.resampler import Resampler
 
 log = logging.getLogger(__name__)
@@ -58,10 +63,15 @@ log = logging.getLogger(__name__)
 PROCESSING_RATE = 48_000
 FRAME_SAMPLES = PROCESSING_RATE // 100  # 10 ms
 SILENCE_DBFS = -100.0
+LEVEL_STEP_DB = 1.0
+"""The meter is published when the level moved this much: finer steps are invisible on a
+bar, and a room's noise floor wobbles by less, so a quiet room sends no meter events."""
 
 Int16Array = npt.NDArray[np.int16]
 FrameCallback = Callable[[Int16Array], None]
-"""Receives each 10 ms, 48 kHz mono int16 microphone frame, on the event loop."""
+"""Receives each 10 ms, 48 kHz mono int16 microphone frame, on the microphone's thread
+(PortAudio's callback thread; the caller's for fakes). It must not block, and it hands
+anything for asyncio to the loop itself (``call_soon_threadsafe``)."""
 PullCallback = Callable[[int], Int16Array]
 """Given a sample count at 48 kHz, returns exactly that many int16 samples to play.
 Called on the audio thread: it must not block (``PlaybackBuffer.read`` is one)."""
@@ -98,7 +108,7 @@ class AudioInput(abc.ABC):
 
     @abc.abstractmethod
     async def start(self, on_frame: FrameCallback) -> None:
-        """Open the device and call ``on_frame`` on the event loop for every frame.
+        """Open the device and call ``on_frame`` on the audio thread for every frame.
 
         Raises :class:`~src.services.audio_devices.AudioError` if it cannot start at all.
         """
@@ -313,13 +323,7 @@ class _StreamKeeper:
         return finished
 
     def _to_loop(self, callback: Callable[..., None], *args: Any) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            loop.call_soon_threadsafe(callback, *args)
-        except RuntimeError:
-            log.debug("event loop closed; %s notice dropped", self.label)
+        hand_to_loop(self._loop, callback, *args)
 
     # -- on the event loop
 
@@ -487,12 +491,13 @@ class SoundDeviceInput(_KeptStream, AudioInput):
     """The microphone through PortAudio (``sounddevice.InputStream``, int16, mono, 10 ms).
 
     ``device`` is a part of a device name, a PortAudio index, or None for the system default.
-    ``bus`` receives ``InputLevel`` at most once per ``level_interval_ms`` of audio, and
-    ``ErrorReported(source="audio")`` when the device is lost and when it is back. ``latency``
-    is PortAudio's ("low", "high" or seconds); ``backoff`` paces reopen attempts;
-    ``stall_timeout`` (None: off) and ``first_audio_timeout`` decide when a silent stream
-    counts as lost; ``device_rate`` forces the device's rate (default: 48 kHz if it takes it,
-    else its own rate; frames are resampled to 48 kHz either way).
+    ``bus`` receives ``InputLevel`` at most once per ``level_interval_ms`` of audio (when the
+    level moved by ``LEVEL_STEP_DB``), and ``ErrorReported(source="audio")`` when the device
+    is lost and when it is back. ``latency`` is PortAudio's ("low", "high" or seconds);
+    ``backoff`` paces reopen attempts; ``stall_timeout`` (None: off) and
+    ``first_audio_timeout`` decide when a silent stream counts as lost; ``device_rate``
+    forces the device's rate (default: 48 kHz if it takes it, else its own rate; frames are
+    resampled to 48 kHz either way).
     """
 
     def __init__(
@@ -528,12 +533,16 @@ class SoundDeviceInput(_KeptStream, AudioInput):
         self._on_frame: FrameCallback | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._delivering = False
+        self._shown_level = math.inf  # the level last published; none yet
         self.overflows = 0
         """Blocks PortAudio reported as overflowed (audio lost before Hark saw it)."""
+        self.consumer_errors = 0
+        """Frames whose consumer raised (logged once; the stream carries on)."""
 
     async def start(self, on_frame: FrameCallback) -> None:
         self._on_frame = on_frame
         self._loop = asyncio.get_running_loop()
+        self._shown_level = math.inf
         self._delivering = True
         try:
             await self._keeper.start()
@@ -562,33 +571,42 @@ class SoundDeviceInput(_KeptStream, AudioInput):
         )
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
-        """PortAudio's thread: copy the block and hop it to the loop, nothing more."""
+        """PortAudio's thread: resample if needed, cut into 10 ms frames, meter, hand over.
+
+        A consumer that raises is logged (the first time) and counted, never let through:
+        an exception here would make PortAudio abort the stream.
+        """
         self._keeper.touch()
         if status.input_overflow:
             self.overflows += 1
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        block = indata[:, 0].copy()
-        try:
-            loop.call_soon_threadsafe(self._deliver, block)
-        except RuntimeError:
-            log.debug("event loop closed while the microphone was running")
-
-    def _deliver(self, block: Int16Array) -> None:
-        """On the event loop: resample if needed, cut into 10 ms frames, meter, hand over."""
-        if not self._delivering or self._on_frame is None:
+        on_frame = self._on_frame
+        if not self._delivering or on_frame is None:
             return
         resampler = self._resampler
-        samples = resampler.process(block) if resampler is not None else block
+        block = indata[:, 0]
+        samples = resampler.process(block) if resampler is not None else block.copy()
         for frame in self._splitter.push(samples):
             self._meter_level(frame)
-            self._on_frame(frame)
+            try:
+                on_frame(frame)
+            except Exception:
+                self.consumer_errors += 1
+                if self.consumer_errors == 1:
+                    log.exception("the microphone's consumer failed on a frame")
 
     def _meter_level(self, frame: Int16Array) -> None:
         level = self._meter.feed(frame)
-        if level is not None and self._bus is not None:
-            self._tasks.spawn(self._bus.publish(InputLevel(dbfs=round(level, 1))), "level")
+        if level is None or self._bus is None:
+            return
+        shown = round(level, 1)
+        if abs(shown - self._shown_level) < LEVEL_STEP_DB:
+            return
+        self._shown_level = shown
+        hand_to_loop(self._loop, self._publish_level, shown)
+
+    def _publish_level(self, dbfs_value: float) -> None:
+        if self._bus is not None and self._delivering:
+            self._tasks.spawn(self._bus.publish(InputLevel(dbfs=dbfs_value)), "level")
 
 
 class _RateBridge:

@@ -1,8 +1,12 @@
 """The voice loop: microphone to the Realtime API to the speaker, with barge-in.
 
-Capture path (event loop, one 10 ms frame at a time): echo canceller (the speaker signal as
-far-end reference) -> VAD -> barge-in policy -> turn-taking gate (mute, push-to-talk, client
-VAD) -> 24 kHz PCM16 -> one sender task -> Realtime client.
+Capture path (the microphone's thread, one 10 ms frame at a time): echo canceller (the
+speaker signal as far-end reference) -> VAD -> barge-in policy -> turn-taking gate (mute,
+push-to-talk, client VAD) -> the outbox (``mic_outbox``), which converts to 24 kHz PCM16 and
+wakes the event loop only for speech (at once) and for 100 ms batches of silence. Doing
+this work on the sound card's thread, rather than hopping every frame onto the loop, saves
+an idle listener a hundred loop wake-ups a second; the loop hears only of what it must act
+on: audio to send, a confirmed interruption, a client-VAD end of turn.
 Playback path (sound card thread): playback buffer -> speaker, each frame also handed to the
 echo canceller as the far-end reference, so the assistant never hears itself.
 
@@ -10,6 +14,11 @@ Barge-in follows ``src.domain.barge_in``: speech onset while the assistant is au
 playback at once (the pull callback returns silence, nothing is discarded); a confirmed
 interruption flushes playback, cancels the live response and truncates the assistant's item
 at the milliseconds actually played; a backchannel resumes playback where it paused.
+
+Threads: the capture state (VAD, barge-in detector, segmenter) belongs to the microphone's
+thread. The turn-taking switches are set on the loop under ``_gate_lock``, which the capture
+thread holds from its gate check to handing the frame to the outbox, so a push-to-talk
+release or a mode switch falls between two frames, never inside one.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -36,16 +46,16 @@ from src.events.session import ListeningChanged, TurnDetectionChanged
 from src.events.tasks import TaskOwner
 from src.services.audio_io import AudioInput, AudioOutput
 from src.services.echo_canceller import EchoCanceller, NullEchoCanceller
+from src.services.loop_handoff import hand_to_loop
+from src.services.mic_outbox import MicOutbox
 from src.services.pcm_frames import FrameAssembler
 from src.services.playback_buffer import PlaybackBuffer
 from src.services.realtime_session_config import TurnDetectionMode
-from src.services.resampler import Resampler
 from src.services.vad import SegmenterConfig, SpeechEdge, SpeechSegmenter, VoiceActivityDetector
 from src.services.voice_turns import VoiceTurnRecorder
 
 log = logging.getLogger(__name__)
 
-SILENCE_BATCH_BYTES = 24_000 * 2 // 10  # 100 ms of 24 kHz PCM16
 CONVERGENCE_MS = 2_000
 """Assistant speech the echo canceller must hear before barge-in trusts its output."""
 NEAR_END_RATIO = 0.5
@@ -53,6 +63,13 @@ NEAR_END_RATIO = 0.5
 above half (-6 dB) the level being played: unconverged residual echo is quieter than that,
 a person talking over the assistant is not."""
 MODES: tuple[TurnDetectionMode, ...] = ("server_vad", "semantic_vad", "client_vad", "push_to_talk")
+
+
+class Companion(Protocol):
+    """A service that lives exactly as long as the voice session (spoken approvals)."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 class RealtimePort(Protocol):
@@ -84,6 +101,7 @@ class VoiceSession:
         mode: TurnDetectionMode = "semantic_vad",
         barge_in: BargeInDetector | None = None,
         segmenter: SegmenterConfig | None = None,
+        companions: Sequence[Companion] = (),
     ) -> None:
         self._bus = bus
         self._realtime = realtime
@@ -91,18 +109,18 @@ class VoiceSession:
         self._out = audio_out
         self._playback = playback
         self._echo = echo
-        self._echo_lock = threading.Lock()  # render (audio thread) and capture (loop) meet here
+        self._echo_lock = threading.Lock()  # the speaker's and the microphone's threads meet here
+        self._gate_lock = threading.Lock()  # turn-taking switches (loop) vs a frame (capture)
         self._vad = vad
         self._recorder = recorder
+        self._companions = list(companions)
         self._mode: TurnDetectionMode = mode
         self._barge_in = barge_in or BargeInDetector()
         self._render_ms = 0  # assistant audio the echo canceller has heard (audio thread)
-        self._far_rms = 0.0  # level of the block last sent to the speaker (audio thread)
+        self._far_block = np.zeros(0, dtype=np.int16)  # last block sent to the speaker
         self._segmenter = SpeechSegmenter(segmenter or SegmenterConfig())
         self._render_frames = FrameAssembler()
-        self._to_api = Resampler(48_000, 24_000)  # half-band: under 0.5 ms of delay
-        self._outgoing: asyncio.Queue[bytes] = asyncio.Queue(maxsize=500)
-        self._pending = bytearray()
+        self._outbox = MicOutbox(realtime.send_audio)
         self._tasks = TaskOwner("voice")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listening = False
@@ -111,23 +129,25 @@ class VoiceSession:
         self._paused = False  # barge-in pause: the speaker gets silence, the queue is kept
         self._was_playing = False
         self.frames_in = 0
-        self.chunks_sent = 0
         self.interruptions = 0
         self.false_interruptions = 0
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._outbox.bind(self._loop)
         self._bus.subscribe(
             StartListening | StopListening | SetMuted | PushToTalk | SetTurnDetection,
             self._on_command,
             name="voice.commands",
         )
         await self._recorder.start()
+        for companion in self._companions:
+            await companion.start()
         await self._realtime.start()
         await self._out.start(self._pull)
         await self._in.start(self._on_frame)
-        self._tasks.spawn(self._send_loop(), "send")
+        self._tasks.spawn(self._outbox.run(), "send")
         await self._set_listening(True)
 
     async def close(self) -> None:
@@ -135,8 +155,15 @@ class VoiceSession:
         await self._in.stop()
         await self._out.stop()
         await self._tasks.close()
+        for companion in self._companions:
+            await companion.close()
         await self._recorder.close()
         await self._realtime.close()
+
+    @property
+    def chunks_sent(self) -> int:
+        """Microphone chunks the Realtime client has taken so far."""
+        return self._outbox.chunks_sent
 
     @property
     def mode(self) -> TurnDetectionMode:
@@ -163,7 +190,8 @@ class VoiceSession:
         elif isinstance(command, StopListening):
             await self._set_listening(False)
         elif isinstance(command, SetMuted):
-            self._muted = command.muted
+            with self._gate_lock:
+                self._muted = command.muted
             await self._announce_listening()
         elif isinstance(command, PushToTalk):
             await self._push_to_talk(command.pressed)
@@ -171,7 +199,8 @@ class VoiceSession:
             await self._switch_mode(command.mode)
 
     async def _set_listening(self, listening: bool) -> None:
-        self._listening = listening
+        with self._gate_lock:
+            self._listening = listening
         if not listening:
             await self._realtime.clear_input()
         await self._recorder.listening(listening)
@@ -183,7 +212,8 @@ class VoiceSession:
     async def _push_to_talk(self, pressed: bool) -> None:
         if self._mode != "push_to_talk":
             return
-        was_down, self._ptt_down = self._ptt_down, pressed
+        with self._gate_lock:
+            was_down, self._ptt_down = self._ptt_down, pressed
         if was_down and not pressed:
             await self.drain_outgoing()
             await self._realtime.commit_and_respond()
@@ -194,13 +224,14 @@ class VoiceSession:
                 ErrorReported(source="voice", message=f"Unknown turn-taking mode {mode!r}.")
             )
             return
-        self._mode = mode
-        self._ptt_down = False
-        self._segmenter.reset()
+        with self._gate_lock:
+            self._mode = mode
+            self._ptt_down = False
+            self._segmenter.reset()
         await self._realtime.set_turn_detection(self._mode)
         await self._bus.publish(TurnDetectionChanged(mode=self._mode))
 
-    # -- capture path (event loop) ---------------------------------------------------------
+    # -- capture path (the microphone's thread) --------------------------------------------
     def _on_frame(self, frame: npt.NDArray[np.int16]) -> None:
         self.frames_in += 1
         with self._echo_lock:
@@ -209,34 +240,26 @@ class VoiceSession:
         audible = self._playback.is_playing and not self._paused
         talking_over = speech
         if speech and audible and not self._echo_converged():
-            talking_over = _rms(clean) > NEAR_END_RATIO * self._far_rms
+            talking_over = _rms(clean) > NEAR_END_RATIO * _rms(self._far_block)
         action = self._barge_in.on_frame(talking_over, audible)
         if action is not None:
             self._act(action)
-        if not self._listening or self._muted:
-            return
-        if self._mode == "push_to_talk" and not self._ptt_down:
-            return
-        if self._mode == "client_vad":
-            edge = self._segmenter.update(1.0 if speech else 0.0)
-            if edge is SpeechEdge.STOP:
-                self._tasks.spawn(self._commit(), "commit")
-        pcm = self._to_api.process(clean)
-        if pcm.size:
-            self._pending.extend(pcm.tobytes())
-        # Speech goes out at once (every millisecond counts for turn-taking); silence is
-        # batched into 100 ms chunks, a tenth of the sends while the user is quiet.
-        if self._pending and (speech or len(self._pending) >= SILENCE_BATCH_BYTES):
-            self._flush_pending()
-
-    def _flush_pending(self) -> None:
-        chunk, self._pending = bytes(self._pending), bytearray()
-        try:
-            self._outgoing.put_nowait(chunk)
-        except asyncio.QueueFull:
-            log.warning("the Realtime link is not keeping up; dropped %d bytes", len(chunk))
+        with self._gate_lock:
+            if not self._listening or self._muted:
+                return
+            if self._mode == "push_to_talk" and not self._ptt_down:
+                return
+            if self._mode == "client_vad":
+                edge = self._segmenter.update(1.0 if speech else 0.0)
+                if edge is SpeechEdge.STOP:
+                    hand_to_loop(self._loop, self._start_commit)
+            # Speech goes out at once (every millisecond counts for turn-taking); silence is
+            # batched into 100 ms chunks, a tenth of the sends and loop wake-ups.
+            self._outbox.add(clean, urgent=speech)
 
     def _act(self, action: BargeInAction) -> None:
+        """Pause and resume are flags the speaker's thread reads on its next block, so they
+        take effect here and now; a confirmed interruption needs the loop (network, bus)."""
         if action is BargeInAction.PAUSE:
             self._paused = True
         elif action is BargeInAction.RESUME:
@@ -244,7 +267,13 @@ class VoiceSession:
             self.false_interruptions += 1
         else:
             self.interruptions += 1
-            self._tasks.spawn(self._interrupt(), "interrupt")
+            hand_to_loop(self._loop, self._start_interrupt)
+
+    def _start_commit(self) -> None:
+        self._tasks.spawn(self._commit(), "commit")
+
+    def _start_interrupt(self) -> None:
+        self._tasks.spawn(self._interrupt(), "interrupt")
 
     async def _commit(self) -> None:
         await self.drain_outgoing()
@@ -258,31 +287,21 @@ class VoiceSession:
             await self._realtime.truncate(result.item_id, result.played_ms)
         await self._recorder.interrupted()
 
-    async def _send_loop(self) -> None:
-        while True:
-            chunk = await self._outgoing.get()
-            try:
-                await self._realtime.send_audio(chunk)
-                self.chunks_sent += 1
-            finally:
-                self._outgoing.task_done()
-
     async def drain_outgoing(self) -> None:
         """Wait until every captured frame so far has been handed to the Realtime client."""
-        if self._pending:
-            self._flush_pending()
-        await self._outgoing.join()
+        await self._outbox.drain()
 
     # -- playback path (sound card thread) -------------------------------------------------
     def _pull(self, n: int) -> npt.NDArray[np.int16]:
         out = np.zeros(n, dtype=np.int16) if self._paused else self._playback.read(n)
-        self._far_rms = _rms(out)
-        if self._render_ms < CONVERGENCE_MS and self._playback.is_playing:
+        self._far_block = out  # its level is worked out only when barge-in needs it
+        is_playing = self._playback.is_playing
+        if self._render_ms < CONVERGENCE_MS and is_playing:
             self._render_ms += n * 1000 // 48_000
         with self._echo_lock:
             for frame in self._render_frames.push(out):
                 self._echo.process_render(frame)
-        playing = self._playback.is_playing and not self._paused
+        playing = is_playing and not self._paused
         if playing != self._was_playing and self._loop is not None:
             self._was_playing = playing
             asyncio.run_coroutine_threadsafe(self._recorder.playback_changed(playing), self._loop)

@@ -113,11 +113,16 @@ class VoiceTurnRecorder:
             await self._conv.move(S.ASSISTANT_SPEAKING)
         elif self._open is not None and self._open.answered and not self._audio_pending():
             await self._finish("completed")
-        elif self._answer_done:
+        elif self._answer_done or self._awaiting_approval:
+            # After an approval question, the microphone waits for the user's answer.
             await self._conv.move(S.LISTENING)
 
     async def interrupted(self) -> None:
         """A confirmed barge-in: the answer was cut where the user stopped hearing it."""
+        if self._awaiting_approval:
+            # The user talked over the approval question: that is the answer, and the
+            # request it is about (a tool waiting for it) is still under way.
+            return
         await self._conv.move(S.INTERRUPTED)
         if self._open is not None:
             await self._finish("cancelled")

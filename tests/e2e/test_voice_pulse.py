@@ -23,10 +23,13 @@ import pytest
 
 from main import build_core, build_voice
 from src.config.settings import load_settings
-from src.events.conversation import TurnCompleted
+from src.events.conversation import StateChanged, TurnCompleted
+from src.events.voice import RealtimeResponseDone
+from src.services.realtime_client import ASIDE_INSTRUCTIONS
 from src.services.storage import HistoryStore
 from tests.e2e.harness import ROOT
 from tests.fakes.openai_audio import pcm_rms
+from tests.fakes.openai_brain import ModelRequest, Reply, Rule, RuleBrain, Text
 from tests.fakes.openai_server import ScriptedOpenAIServer
 from tests.fakes.pulse import PulseServer, running_pulse_server
 
@@ -144,3 +147,131 @@ def test_devices_without_a_sound_server_says_so(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert "use --text-only" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def voice_approval_brain() -> RuleBrain:
+    """Saves a note when asked; reads Hark's asides (the approval question) word for word."""
+
+    def default(request: ModelRequest) -> Reply:
+        if request.instructions == ASIDE_INSTRUCTIONS:
+            return Reply([Text(request.latest_user_text)])
+        return Reply([Text(f"You said: {request.latest_user_text}")])
+
+    return RuleBrain(
+        [
+            Rule(
+                r"note titled (\w+)", "create_note", lambda m: {"title": m.group(1), "text": "milk"}
+            )
+        ],
+        default=default,
+        answer="Done: {output}",
+    )
+
+
+async def test_a_side_effect_is_asked_aloud_and_approved_by_voice(
+    pulse: PulseServer,
+    openai_server: ScriptedOpenAIServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The whole product on real audio: a spoken request for a note, the read-back spoken to
+    the speaker, a spoken "yes" into the microphone, and only then the note on disk."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is needed (apt-get install espeak-ng)")
+    notes = tmp_path / "notes"
+    monkeypatch.setenv("HARK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HARK_AUDIO__TURN_DETECTION", "server_vad")
+    monkeypatch.setenv("HARK_CONNECTORS__NOTES_DIR", str(notes))
+    settings = load_settings(tmp_path / "none.toml", api={"base_url": openai_server.base_url})
+    openai_server.brain = voice_approval_brain()
+    request_text = "save a note titled groceries"
+    openai_server.script_transcripts(request_text, "yes")
+    asked, answered = tmp_path / "asked.wav", tmp_path / "yes.wav"
+    for path, words in ((asked, request_text), (answered, "yes")):
+        subprocess.run(["espeak-ng", "-w", str(path), words], check=True, capture_output=True)
+
+    core = build_core(settings, "sk-test-voice")
+    await core.start()
+    voice = build_voice(core, "sk-test-voice")
+    loop = asyncio.get_running_loop()
+    question: asyncio.Future[RealtimeResponseDone] = loop.create_future()
+    heard: asyncio.Future[StateChanged] = loop.create_future()
+    done: asyncio.Future[TurnCompleted] = loop.create_future()
+
+    def note_state(event: StateChanged) -> None:
+        # Listening again once the question has been played to the end: the user's cue.
+        if question.done() and event.current == "listening" and not heard.done():
+            heard.set_result(event)
+
+    core.bus.subscribe(
+        RealtimeResponseDone,
+        lambda e: e.aside and not question.done() and question.set_result(e),
+    )
+    core.bus.subscribe(StateChanged, note_state)
+    core.bus.subscribe(TurnCompleted, lambda e: done.done() or done.set_result(e))
+    try:
+        await voice.start()
+        await play(pulse, asked)
+        await asyncio.wait_for(question, SAFETY)
+        await asyncio.wait_for(heard, SAFETY)
+        assert not notes.exists()  # asked, not yet answered: nothing written
+        await play(pulse, answered)
+        try:
+            completed = await asyncio.wait_for(done, SAFETY)
+        except TimeoutError:
+            c = openai_server.realtime[-1]
+            print(
+                "CLIENT",
+                [
+                    (
+                        e["type"],
+                        e.get("session", {})
+                        .get("audio", {})
+                        .get("input", {})
+                        .get("turn_detection"),
+                    )
+                    for e in c.client_events.snapshot()
+                    if e["type"] != "input_audio_buffer.append"
+                ],
+            )
+            print("SERVER", [e["type"] for e in c.server_events if "delta" not in e["type"]])
+            import numpy as _np
+
+            a = _np.frombuffer(bytes(c.input_audio), dtype="<i2").astype(float) / 32768
+            n = 2400
+            env = [
+                round(float(_np.sqrt(_np.mean(a[i : i + n] ** 2))), 3)
+                for i in range(0, len(a) - n, n)
+            ]
+            print("ENV", env)
+            raise
+    finally:
+        await voice.close()
+        await core.close()
+
+    assert (notes / "groceries.md").read_text(encoding="utf-8") == "# groceries\n\nmilk\n"
+    connection = openai_server.realtime[-1]
+    asides = [
+        e
+        for e in connection.client_events.snapshot()
+        if e.get("type") == "response.create"
+        and (e.get("response") or {}).get("conversation") == "none"
+    ]
+    assert len(asides) == 1
+    assert (
+        "Save a note titled “groceries”: milk"
+        in asides[0]["response"]["input"][0]["content"][0]["text"]
+    )
+    with HistoryStore(Path(settings.storage.database)) as store:
+        conv = store.load_conversation(completed.conversation_id)
+    assert conv is not None
+    (turn,) = conv.turns  # the spoken "yes" answered the question; it is no turn of its own
+    assert (turn.source, turn.status, turn.user_text) == ("voice", "completed", request_text)
+    assert [(c.name, c.ok) for c in turn.tool_calls] == [("create_note", True)]
+    assert turn.assistant_text.startswith("Done: ")
+
+
+async def play(pulse: PulseServer, wav: Path) -> None:
+    """Speak a recording into the virtual microphone, to the end."""
+    speak = await asyncio.create_subprocess_exec(*pulse.play_command(wav), env=pulse.client_env)
+    assert await speak.wait() == 0

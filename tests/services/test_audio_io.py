@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import importlib.abc
 import io
+import itertools
 import shutil
 import subprocess
 import sys
+import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +42,7 @@ from src.services.audio_devices import (
 )
 from src.services.audio_io import (
     FRAME_SAMPLES,
+    LEVEL_STEP_DB,
     FrameSplitter,
     LevelMeter,
     RetryBackoff,
@@ -260,13 +263,19 @@ def pulse() -> Iterator[PulseServer]:
 
 
 class Recorder:
-    """Collects captured frames; signals the first frame, and a sound that came and went."""
+    """Collects captured frames; signals the first frame, and a sound that came and went.
+
+    Frames arrive on the microphone's thread, so the events are set on the loop through
+    ``call_soon_threadsafe``; the threads frames came from are kept for the tests to check.
+    """
 
     def __init__(self, threshold_dbfs: float = -50.0, quiet_frames_after: int = 30) -> None:
         self.frames: list[np.ndarray] = []
+        self.threads: set[int] = set()
         self.first_frame = asyncio.Event()
         self.sound_ended = asyncio.Event()
         self.frame_after_mark = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         self._threshold = threshold_dbfs
         self._quiet_needed = quiet_frames_after
         self._loud = 0
@@ -275,17 +284,20 @@ class Recorder:
 
     def on_frame(self, frame: np.ndarray) -> None:
         assert frame.dtype == np.int16 and frame.shape == (FRAME_SAMPLES,)
+        self.threads.add(threading.get_ident())
         self.frames.append(frame)
-        self.first_frame.set()
+        if len(self.frames) == 1:
+            self._loop.call_soon_threadsafe(self.first_frame.set)
         if self._marked:
-            self.frame_after_mark.set()
+            self._marked = False
+            self._loop.call_soon_threadsafe(self.frame_after_mark.set)
         if dbfs(frame) > self._threshold:
             self._loud += 1
             self._quiet_after = 0
         elif self._loud >= 5:
             self._quiet_after += 1
-            if self._quiet_after >= self._quiet_needed:
-                self.sound_ended.set()
+            if self._quiet_after == self._quiet_needed:
+                self._loop.call_soon_threadsafe(self.sound_ended.set)
 
     def mark(self) -> None:
         """From now on, the next frame sets ``frame_after_mark``."""
@@ -392,6 +404,10 @@ async def test_speech_into_the_virtual_microphone_is_captured(
     reference = speech[: len(spoken) * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)[spoken].ravel()
     assert dbfs(voiced) == pytest.approx(dbfs(reference), abs=1.5)
     assert max(levels) > -40.0  # the input meter moved with the speech
+    # A level is published only when it moved by a step: quiet stretches publish nothing.
+    assert all(abs(b - a) >= LEVEL_STEP_DB for a, b in itertools.pairwise(levels))
+    # Frames are handled on the microphone's thread: the event loop is not woken for them.
+    assert recorder.threads and threading.get_ident() not in recorder.threads
     assert mic.state == "stopped"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -389,3 +390,140 @@ async def test_its_own_echo_never_pauses_the_assistant_but_the_user_does(
         await bus.close()
         await client.close()
         store.close()
+
+
+# -- the capture path runs on the microphone's thread ---------------------------------------
+
+
+class ThreadNotingVad(LoudnessVad):
+    """The loudness VAD, noting which thread each frame was judged on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+
+    def process(self, frame48k: npt.NDArray[np.int16]) -> float:
+        self.threads.add(threading.get_ident())
+        return super().process(frame48k)
+
+
+def appends(connection: Any) -> list[int]:
+    """Sizes in bytes of the audio append events the server received, in order."""
+    return [
+        len(base64.b64decode(e["audio"]))
+        for e in list(connection.client_events)
+        if e.get("type") == "input_audio_buffer.append"
+    ]
+
+
+async def feed_on_mic_thread(mic: FakeAudioInput, frames: int | None = None) -> None:
+    """Deliver frames from a thread of their own, as PortAudio does."""
+    await asyncio.to_thread(mic.feed, frames)
+
+
+async def test_frames_are_handled_off_the_loop_silence_batched_and_speech_sent_at_once(
+    tmp_path: Path, openai_server: ScriptedOpenAIServer
+) -> None:
+    bus = EventBus()
+    store = HistoryStore(tmp_path / "hark.db")
+    conversation = ConversationService(bus, store, ScriptedRunner(model="gpt-realtime"))
+    await conversation.start()
+    await conversation.open()
+    playback = PlaybackBuffer(prebuffer_ms=0)
+    client = AsyncOpenAI(api_key="sk-test-batch", base_url=openai_server.base_url, max_retries=0)
+    realtime = RealtimeClient(
+        bus,
+        lambda: client,
+        ApiSettings(base_url=openai_server.base_url),
+        "Hark",
+        NoTools(),
+        turn_detection="server_vad",
+        on_audio=playback.push,
+        on_audio_end=playback.end_item,
+    )
+    mic, speaker = FakeAudioInput(bus=bus), FakeAudioOutput()
+    vad = ThreadNotingVad()
+    recorder = VoiceTurnRecorder(bus, conversation, "gpt-realtime")
+    session = VoiceSession(
+        bus, realtime, mic, speaker, playback, NullEchoCanceller(), vad, recorder
+    )
+    await session.start()
+    try:
+        await asyncio.wait_for(realtime.wait_until_connected(), SAFETY)
+        (connection,) = await asyncio.wait_for(
+            asyncio.to_thread(openai_server.realtime.wait_for), SAFETY
+        )
+        mic.extend(quiet(1000))
+        await feed_on_mic_thread(mic)
+        await session.drain_outgoing()
+        await connection.client_events.wait_for_async(
+            lambda e: e.get("type") == "input_audio_buffer.append", count=10
+        )
+        # A second of silence: ten sends of 100 ms (4,800 bytes at 24 kHz), not a hundred.
+        assert appends(connection) == [4_800] * 10
+        assert vad.threads and threading.get_ident() not in vad.threads
+        # Speech: every 10 ms frame leaves at once, without waiting for a batch to fill.
+        mic.extend(voice(50))
+        for sent in range(1, 6):
+            await feed_on_mic_thread(mic, 1)
+            await connection.client_events.wait_for_async(
+                lambda e: e.get("type") == "input_audio_buffer.append", count=10 + sent
+            )
+        assert appends(connection) == [4_800] * 10 + [480] * 5
+        assert session.frames_in == 105
+    finally:
+        await session.close()
+        await conversation.close()
+        await bus.close()
+        await client.close()
+        store.close()
+
+
+async def test_barge_in_from_the_microphones_thread_pauses_then_interrupts(
+    rig: Rig, openai_server: ScriptedOpenAIServer
+) -> None:
+    openai_server.script_transcripts("tell me a long story about the forest", "stop")
+    await rig.speak(np.concatenate([voice(600), quiet(700)]))
+    while rig.playback.queued_ms < 1500:
+        await asyncio.sleep(0)
+    rig.speaker.play(200)
+    item = rig.playback.current_item
+    cancelled = rig.expect(TurnCancelled)
+    rig.mic.extend(voice(500, freq=220))
+    # 40 ms of speech, judged on the microphone's thread, pause playback before it returns.
+    await feed_on_mic_thread(rig.mic, 5)
+    assert np.abs(rig.speaker.play(10)).max() == 0
+    # The rest confirms the interruption; flushing and truncating happen on the loop.
+    await feed_on_mic_thread(rig.mic)
+    await rig.got(cancelled)
+    (truncation,) = await asyncio.wait_for(
+        asyncio.to_thread(openai_server.realtime[-1].truncations.wait_for), SAFETY
+    )
+    assert truncation.item_id == item and truncation.audio_end_ms == 200
+    assert rig.playback.queued_ms == 0 and rig.session.interruptions == 1
+
+
+async def test_client_vad_commits_after_the_speech_it_heard_on_the_microphones_thread(
+    rig: Rig, openai_server: ScriptedOpenAIServer
+) -> None:
+    (connection,) = await asyncio.wait_for(
+        asyncio.to_thread(openai_server.realtime.wait_for), SAFETY
+    )
+    changed = rig.expect(TurnDetectionChanged)
+    await rig.bus.publish(SetTurnDetection(mode="client_vad"))
+    assert (await rig.got(changed)).mode == "client_vad"
+    rig.mic.extend(np.concatenate([voice(400), quiet(700)]))
+    await feed_on_mic_thread(rig.mic)
+    await connection.client_events.wait_for_async(
+        lambda e: e.get("type") == "input_audio_buffer.commit"
+    )
+    types = connection.client_event_types()
+    commit = types.index("input_audio_buffer.commit")
+    sent_before = sum(
+        len(base64.b64decode(e["audio"]))
+        for e in list(connection.client_events)[:commit]
+        if e.get("type") == "input_audio_buffer.append"
+    )
+    # Everything up to the end of speech (and the 500 ms of silence that ended the turn)
+    # was sent before the commit: 900 ms at 24 kHz PCM16.
+    assert sent_before >= 900 * 48
