@@ -25,34 +25,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from openai import AsyncOpenAI
 
-from src.config.settings import ApiSettings
-from src.events.bus import EventBus
-from src.services.conversation import ConversationService
 from src.services.echo_canceller import LiveKitEchoCanceller, make_echo_canceller
-from src.services.playback_buffer import PlaybackBuffer
-from src.services.realtime_client import RealtimeClient
-from src.services.storage import HistoryStore
 from src.services.vad import WebRtcVad
-from src.services.voice_session import VoiceSession
-from src.services.voice_turns import VoiceTurnRecorder
-from tests.fakes.fake_audio import FakeAudioInput, FakeAudioOutput
 from tests.fakes.openai_server import ScriptedOpenAIServer
-from tests.fakes.scripted_runner import ScriptedRunner
 from tests.fakes.speech import speak
+from tests.fakes.voice_rig import voice_session
 
 RATE = 48_000
 BLOCK = 480
 SELF_HEARD: list[int] = []  # per trial: barge-in actions caused by the assistant's own echo
-
-
-class NoTools:
-    def tool_schemas(self) -> list[dict[str, object]]:
-        return []
-
-    async def run_tool(self, name: str, arguments: str, /) -> tuple[bool, str]:
-        return False, ""
 
 
 class Leak:
@@ -77,79 +59,50 @@ def resample_to_24k(samples: np.ndarray) -> bytes:
 async def trial(
     server: ScriptedOpenAIServer, speech: np.ndarray, assistant: np.ndarray, rng: random.Random
 ) -> float:
-    bus = EventBus()
     with tempfile.TemporaryDirectory() as tmp:
-        store = HistoryStore(Path(tmp) / "hark.db")
-        conversation = ConversationService(bus, store, ScriptedRunner(model="gpt-realtime"))
-        await conversation.start()
-        await conversation.open()
-        playback = PlaybackBuffer(prebuffer_ms=0)
-        client = AsyncOpenAI(api_key="sk-bench", base_url=server.base_url, max_retries=0)
-        realtime = RealtimeClient(
-            bus,
-            lambda: client,
-            ApiSettings(base_url=server.base_url),
-            "bench",
-            NoTools(),
-            turn_detection="server_vad",
-            on_audio=playback.push,
-            on_audio_end=playback.end_item,
-        )
-        mic, speaker = FakeAudioInput(bus=bus), FakeAudioOutput()
-        recorder = VoiceTurnRecorder(
-            bus, conversation, "gpt-realtime", audio_pending=lambda: playback.is_playing
-        )
-        session = VoiceSession(
-            bus,
-            realtime,
-            mic,
-            speaker,
-            playback,
+        async with voice_session(
+            server,
+            Path(tmp),
             make_echo_canceller("livekit"),  # as Hark runs it: asleep while the speaker is quiet
             WebRtcVad(),
-            recorder,
-            mode="server_vad",
-        )
-        await session.start()
-        await realtime.wait_until_connected()
-        # Hark listens in silence for 2 s first (the echo canceller falls asleep after 1 s
-        # of a quiet speaker), then the assistant talks; its voice leaks back into the
-        # microphone (laptop speakers, 30 ms acoustic delay, -10 dB) while the echo
-        # canceller wakes and converges for 2 s.
-        leak = Leak(delay_ms=30, gain=0.3)
-        for _ in range(200):
-            mic.extend(leak.through(speaker.play(10)))
-            mic.feed(1)
-        playback.push("item_bench", resample_to_24k(assistant))
-        playback.end_item("item_bench")
-        for _ in range(200):
-            mic.extend(leak.through(speaker.play(10)))
-            mic.feed(1)
-        # Nobody spoke yet: any pause or interruption so far was Hark hearing itself.
-        SELF_HEARD.append(session.interruptions + session.false_interruptions)
-        # The user starts speaking at a random sample inside a block, over the echo.
-        offset = rng.randrange(BLOCK)
-        user = np.concatenate([np.zeros(offset, dtype=np.int16), speech])
-        elapsed_samples = -offset
-        position = 0
-        while True:
-            block = speaker.play(10)
-            if np.abs(block).max() == 0:
-                break
-            near = user[position : position + BLOCK]
-            near = np.pad(near, (0, BLOCK - len(near)))
-            position += BLOCK
-            mixed = np.clip(leak.through(block).astype(np.int32) + near, -32768, 32767)
-            mic.extend(mixed.astype(np.int16))
-            mic.feed(1)
-            elapsed_samples += BLOCK
-            if elapsed_samples > RATE:
-                raise RuntimeError("playback never went silent")
-        await session.close()
-        await conversation.close()
-        await bus.close()
-        await client.close()
-        store.close()
+            key="sk-bench",
+        ) as parts:
+            playback, speaker, mic = parts.playback, parts.speaker, parts.mic
+            session = parts.session
+            await parts.realtime.wait_until_connected()
+            # Hark listens in silence for 2 s first (the echo canceller falls asleep after 1 s
+            # of a quiet speaker), then the assistant talks; its voice leaks back into the
+            # microphone (laptop speakers, 30 ms acoustic delay, -10 dB) while the echo
+            # canceller wakes and converges for 2 s.
+            leak = Leak(delay_ms=30, gain=0.3)
+            for _ in range(200):
+                mic.extend(leak.through(speaker.play(10)))
+                mic.feed(1)
+            playback.push("item_bench", resample_to_24k(assistant))
+            playback.end_item("item_bench")
+            for _ in range(200):
+                mic.extend(leak.through(speaker.play(10)))
+                mic.feed(1)
+            # Nobody spoke yet: any pause or interruption so far was Hark hearing itself.
+            SELF_HEARD.append(session.interruptions + session.false_interruptions)
+            # The user starts speaking at a random sample inside a block, over the echo.
+            offset = rng.randrange(BLOCK)
+            user = np.concatenate([np.zeros(offset, dtype=np.int16), speech])
+            elapsed_samples = -offset
+            position = 0
+            while True:
+                block = speaker.play(10)
+                if np.abs(block).max() == 0:
+                    break
+                near = user[position : position + BLOCK]
+                near = np.pad(near, (0, BLOCK - len(near)))
+                position += BLOCK
+                mixed = np.clip(leak.through(block).astype(np.int32) + near, -32768, 32767)
+                mic.extend(mixed.astype(np.int16))
+                mic.feed(1)
+                elapsed_samples += BLOCK
+                if elapsed_samples > RATE:
+                    raise RuntimeError("playback never went silent")
     return elapsed_samples * 1000 / RATE
 
 

@@ -25,13 +25,12 @@ from main import build_core, build_voice
 from src.config.settings import load_settings
 from src.events.conversation import StateChanged, TurnCompleted
 from src.events.voice import RealtimeResponseDone
-from src.services.realtime_client import ASIDE_INSTRUCTIONS
 from src.services.storage import HistoryStore
 from tests.e2e.harness import ROOT
 from tests.fakes.openai_audio import pcm_rms
-from tests.fakes.openai_brain import ModelRequest, Reply, Rule, RuleBrain, Text
 from tests.fakes.openai_server import ScriptedOpenAIServer
 from tests.fakes.pulse import PulseServer, running_pulse_server
+from tests.fakes.voice_rig import note_taking_brain
 
 pytestmark = pytest.mark.e2e
 SAFETY = 60.0  # a guard against a hung test, never an expectation
@@ -149,25 +148,6 @@ def test_devices_without_a_sound_server_says_so(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def voice_approval_brain() -> RuleBrain:
-    """Saves a note when asked; reads Hark's asides (the approval question) word for word."""
-
-    def default(request: ModelRequest) -> Reply:
-        if request.instructions == ASIDE_INSTRUCTIONS:
-            return Reply([Text(request.latest_user_text)])
-        return Reply([Text(f"You said: {request.latest_user_text}")])
-
-    return RuleBrain(
-        [
-            Rule(
-                r"note titled (\w+)", "create_note", lambda m: {"title": m.group(1), "text": "milk"}
-            )
-        ],
-        default=default,
-        answer="Done: {output}",
-    )
-
-
 async def test_a_side_effect_is_asked_aloud_and_approved_by_voice(
     pulse: PulseServer,
     openai_server: ScriptedOpenAIServer,
@@ -183,7 +163,7 @@ async def test_a_side_effect_is_asked_aloud_and_approved_by_voice(
     monkeypatch.setenv("HARK_AUDIO__TURN_DETECTION", "server_vad")
     monkeypatch.setenv("HARK_CONNECTORS__NOTES_DIR", str(notes))
     settings = load_settings(tmp_path / "none.toml", api={"base_url": openai_server.base_url})
-    openai_server.brain = voice_approval_brain()
+    openai_server.brain = note_taking_brain(r"note titled (\w+)")
     request_text = "save a note titled groceries"
     openai_server.script_transcripts(request_text, "yes")
     asked, answered = tmp_path / "asked.wav", tmp_path / "yes.wav"

@@ -32,16 +32,16 @@ from src.events.conversation import TurnCompleted
 from src.events.voice import RealtimeResponseDone, TranscriptCompleted
 from src.services.approvals import ApprovalService
 from src.services.conversation import ConversationService
-from src.services.realtime_client import ASIDE_INSTRUCTIONS, RealtimeClient
+from src.services.realtime_client import RealtimeClient
 from src.services.realtime_session_config import TurnDetectionMode
 from src.services.realtime_supervisor import RealtimeTiming
 from src.services.spoken_approvals import ASK_AGAIN, SpokenApprovals, spoken_question
 from src.services.storage import HistoryStore
 from src.services.voice_turns import VoiceTurnRecorder
 from tests.fakes.openai_audio import silence, tone
-from tests.fakes.openai_brain import ModelRequest, Reply, Rule, RuleBrain, Text
 from tests.fakes.openai_server import ScriptedOpenAIServer
 from tests.fakes.scripted_runner import ScriptedRunner
+from tests.fakes.voice_rig import note_taking_brain
 from tests.services.test_realtime_client import EventLog, Playback, wait_client_event
 
 WAIT = 10.0  # only reached when something is broken
@@ -210,21 +210,6 @@ async def test_an_expired_request_moves_on(desk: Desk) -> None:
 # -------------------------------------------------------------------------------------------
 
 
-def brain() -> RuleBrain:
-    """Calls create_note for "remember X"; reads asides word for word, as their instructions ask."""
-
-    def default(request: ModelRequest) -> Reply:
-        if request.instructions == ASIDE_INSTRUCTIONS:
-            return Reply([Text(request.latest_user_text)])
-        return Reply([Text(f"You said: {request.latest_user_text}")])
-
-    return RuleBrain(
-        [Rule(r"^remember (\w+)", "create_note", lambda m: {"title": m.group(1), "text": "milk"})],
-        default=default,
-        answer="Done: {output}",
-    )
-
-
 @dataclass
 class Voice:
     server: ScriptedOpenAIServer
@@ -258,7 +243,7 @@ class Voice:
 async def voice(
     server: ScriptedOpenAIServer, tmp_path: Path, mode: TurnDetectionMode
 ) -> AsyncIterator[Voice]:
-    server.brain = brain()
+    server.brain = note_taking_brain(r"^remember (\w+)")
     bus = EventBus()
     log = EventLog(bus)
     approvals = ApprovalService(bus, timeout=WAIT * 3)

@@ -18,9 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from openai import AsyncOpenAI
 
-from src.config.settings import ApiSettings
 from src.events.base import Event
 from src.events.bus import ALL_EVENTS, EventBus
 from src.events.commands import PushToTalk, SetMuted, SetTurnDetection, SubmitText
@@ -29,14 +27,12 @@ from src.events.session import TurnDetectionChanged
 from src.services.conversation import ConversationService
 from src.services.echo_canceller import EchoCanceller, NullEchoCanceller
 from src.services.playback_buffer import PlaybackBuffer
-from src.services.realtime_client import RealtimeClient
 from src.services.storage import HistoryStore
 from src.services.vad import VoiceActivityDetector
 from src.services.voice_session import VoiceSession
-from src.services.voice_turns import VoiceTurnRecorder
 from tests.fakes.fake_audio import FakeAudioInput, FakeAudioOutput
 from tests.fakes.openai_server import ScriptedOpenAIServer
-from tests.fakes.scripted_runner import ScriptedRunner
+from tests.fakes.voice_rig import voice_session
 
 SAFETY = 20.0  # seconds: a guard against a hung test, never an expectation
 RATE = 48_000
@@ -53,14 +49,6 @@ class LoudnessVad(VoiceActivityDetector):
 
     def reset(self) -> None:
         return None
-
-
-class NoTools:
-    def tool_schemas(self) -> list[dict[str, Any]]:
-        return []
-
-    async def run_tool(self, name: str, arguments: str, /) -> tuple[bool, str]:
-        return False, "no tools here"
 
 
 def appended_bytes(connection: Any) -> int:
@@ -134,55 +122,23 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path, openai_server: ScriptedOpenAIServer) -> AsyncIterator[Rig]:
-    bus = EventBus()
-    events: list[Event] = []
-    bus.subscribe(ALL_EVENTS, events.append, name="recorder")
-    store = HistoryStore(tmp_path / "hark.db")
-    conversation = ConversationService(bus, store, ScriptedRunner(model="gpt-realtime"))
-    await conversation.start()
-    await conversation.open()
-    playback = PlaybackBuffer(prebuffer_ms=0)
-    api = ApiSettings(base_url=openai_server.base_url, max_retries=0)
-    client = AsyncOpenAI(api_key="sk-test-voice", base_url=openai_server.base_url, max_retries=0)
-    realtime = RealtimeClient(
-        bus,
-        lambda: client,
-        api,
-        "You are Hark.",
-        NoTools(),
-        turn_detection="server_vad",
-        on_audio=playback.push,
-        on_audio_end=playback.end_item,
-        context_provider=lambda: conversation.conversation.context_messages(),  # type: ignore[union-attr]
-    )
-    mic = FakeAudioInput(bus=bus)
-    speaker = FakeAudioOutput()
-    recorder = VoiceTurnRecorder(
-        bus,
-        conversation,
-        "gpt-realtime",
-        audio_pending=lambda: playback.is_playing or playback.queued_ms > 0,
-    )
-    session = VoiceSession(
-        bus,
-        realtime,
-        mic,
-        speaker,
-        playback,
-        NullEchoCanceller(),
-        LoudnessVad(),
-        recorder,
-        mode="server_vad",
-    )
-    conversation.text_router = session.send_text
-    await session.start()
-    await asyncio.wait_for(realtime.wait_until_connected(), SAFETY)
-    yield Rig(bus, store, mic, speaker, playback, session, conversation, events, openai_server)
-    await session.close()
-    await conversation.close()
-    await bus.close()
-    await client.close()
-    store.close()
+    async with voice_session(
+        openai_server, tmp_path, NullEchoCanceller(), LoudnessVad(), remember=True
+    ) as parts:
+        events: list[Event] = []
+        parts.bus.subscribe(ALL_EVENTS, events.append, name="recorder")
+        await asyncio.wait_for(parts.realtime.wait_until_connected(), SAFETY)
+        yield Rig(
+            parts.bus,
+            parts.store,
+            parts.mic,
+            parts.speaker,
+            parts.playback,
+            parts.session,
+            parts.conversation,
+            events,
+            openai_server,
+        )
 
 
 async def test_a_spoken_question_is_answered_aloud_and_stored(
@@ -335,40 +291,10 @@ class UnconvergedEchoCanceller(EchoCanceller):
 async def test_its_own_echo_never_pauses_the_assistant_but_the_user_does(
     tmp_path: Path, openai_server: ScriptedOpenAIServer
 ) -> None:
-    bus = EventBus()
-    store = HistoryStore(tmp_path / "hark.db")
-    conversation = ConversationService(bus, store, ScriptedRunner(model="gpt-realtime"))
-    await conversation.start()
-    await conversation.open()
-    playback = PlaybackBuffer(prebuffer_ms=0)
-    client = AsyncOpenAI(api_key="sk-test-echo", base_url=openai_server.base_url, max_retries=0)
-    realtime = RealtimeClient(
-        bus,
-        lambda: client,
-        ApiSettings(base_url=openai_server.base_url),
-        "Hark",
-        NoTools(),
-        turn_detection="server_vad",
-        on_audio=playback.push,
-        on_audio_end=playback.end_item,
-    )
-    mic, speaker = FakeAudioInput(bus=bus), FakeAudioOutput()
-    recorder = VoiceTurnRecorder(
-        bus, conversation, "gpt-realtime", audio_pending=lambda: playback.is_playing
-    )
-    session = VoiceSession(
-        bus,
-        realtime,
-        mic,
-        speaker,
-        playback,
-        UnconvergedEchoCanceller(),
-        LoudnessVad(),
-        recorder,
-        mode="server_vad",
-    )
-    await session.start()
-    try:
+    async with voice_session(
+        openai_server, tmp_path, UnconvergedEchoCanceller(), LoudnessVad()
+    ) as parts:
+        playback, speaker, mic, session = parts.playback, parts.speaker, parts.mic, parts.session
         playback.push("item_echo", voice(1500, amplitude=0.5).reshape(-1, 2)[:, 0].tobytes())
         playback.end_item("item_echo")
         # The assistant's voice leaks into the microphone at -10 dB, loud enough for the VAD.
@@ -384,12 +310,6 @@ async def test_its_own_echo_never_pauses_the_assistant_but_the_user_does(
             mic.extend((played * 0.3).astype(np.int16) + voice(10, amplitude=0.6, freq=220))
             mic.feed(1)
         assert np.abs(speaker.play(10)).max() == 0
-    finally:
-        await session.close()
-        await conversation.close()
-        await bus.close()
-        await client.close()
-        store.close()
 
 
 # -- the capture path runs on the microphone's thread ---------------------------------------
@@ -424,31 +344,9 @@ async def feed_on_mic_thread(mic: FakeAudioInput, frames: int | None = None) -> 
 async def test_frames_are_handled_off_the_loop_silence_batched_and_speech_sent_at_once(
     tmp_path: Path, openai_server: ScriptedOpenAIServer
 ) -> None:
-    bus = EventBus()
-    store = HistoryStore(tmp_path / "hark.db")
-    conversation = ConversationService(bus, store, ScriptedRunner(model="gpt-realtime"))
-    await conversation.start()
-    await conversation.open()
-    playback = PlaybackBuffer(prebuffer_ms=0)
-    client = AsyncOpenAI(api_key="sk-test-batch", base_url=openai_server.base_url, max_retries=0)
-    realtime = RealtimeClient(
-        bus,
-        lambda: client,
-        ApiSettings(base_url=openai_server.base_url),
-        "Hark",
-        NoTools(),
-        turn_detection="server_vad",
-        on_audio=playback.push,
-        on_audio_end=playback.end_item,
-    )
-    mic, speaker = FakeAudioInput(bus=bus), FakeAudioOutput()
     vad = ThreadNotingVad()
-    recorder = VoiceTurnRecorder(bus, conversation, "gpt-realtime")
-    session = VoiceSession(
-        bus, realtime, mic, speaker, playback, NullEchoCanceller(), vad, recorder
-    )
-    await session.start()
-    try:
+    async with voice_session(openai_server, tmp_path, NullEchoCanceller(), vad) as parts:
+        mic, session, realtime = parts.mic, parts.session, parts.realtime
         await asyncio.wait_for(realtime.wait_until_connected(), SAFETY)
         (connection,) = await asyncio.wait_for(
             asyncio.to_thread(openai_server.realtime.wait_for), SAFETY
@@ -471,12 +369,6 @@ async def test_frames_are_handled_off_the_loop_silence_batched_and_speech_sent_a
             )
         assert appends(connection) == [4_800] * 10 + [480] * 5
         assert session.frames_in == 105
-    finally:
-        await session.close()
-        await conversation.close()
-        await bus.close()
-        await client.close()
-        store.close()
 
 
 async def test_barge_in_from_the_microphones_thread_pauses_then_interrupts(
