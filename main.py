@@ -418,7 +418,9 @@ def build_voice(
     session = VoiceSession(
         core.bus,
         realtime,
-        SoundDeviceInput(input_device or audio.input_device, bus=core.bus),
+        SoundDeviceInput(
+            input_device or audio.input_device, bus=core.bus, block_ms=audio.input_block_ms
+        ),
         SoundDeviceOutput(output_device or audio.output_device, bus=core.bus),
         playback,
         make_echo_canceller("none" if use_headphones else "livekit"),

@@ -15,6 +15,11 @@ outbox's sender task. Baselines: a bare copy plus a bare ``soxr`` call, and the 
 without the loop hop.
 Plus how long soxr holds samples back before releasing them (its buffering, per quality).
 
+Waking the speaker: after a long silence Hark's speaker stream rests (no callbacks); the first
+audio of the next reply restarts it. Where a PulseAudio server can be started, the time from
+``wake()`` to the first pull of the real stream is measured against the same stream's
+regular 10 ms pull cadence.
+
 Figures only; nothing here asserts on time. Run from the repository root:
     python bench/audio_latency.py
 """
@@ -214,6 +219,55 @@ def holdback_ms(quality: Quality, in_rate: int, out_rate: int) -> float:
     return float("nan")
 
 
+def measure_wake(runs: int = 15) -> list[float] | None:
+    """Seconds from ``SoundDeviceOutput.wake()`` to its first pull, on a private PulseAudio
+    server; None where none can be started."""
+    import os
+    import tempfile
+
+    from src.services import audio_devices
+    from src.services.audio_io import SoundDeviceOutput
+    from tests.fakes.pulse import PulseServer, pulse_available
+
+    if pulse_available():
+        return None
+
+    async def run(address: str) -> list[float]:
+        os.environ["PULSE_SERVER"] = address
+        audio_devices.refresh()
+        loop = asyncio.get_running_loop()
+        pulled = asyncio.Event()
+
+        def pull(n: int) -> Int16:
+            loop.call_soon_threadsafe(pulled.set)
+            return np.zeros(n, dtype=np.int16)
+
+        speaker = SoundDeviceOutput(stall_timeout=None)
+        await speaker.start(pull)
+        await pulled.wait()
+        waits: list[float] = []
+        for _ in range(runs):
+            await speaker.rest()
+            await asyncio.sleep(0.2)  # resting: the window the bench opens on purpose
+            pulled.clear()
+            start = time.perf_counter()
+            await speaker.wake()
+            await pulled.wait()
+            waits.append(time.perf_counter() - start)
+        await speaker.stop()
+        return waits
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "pulse"
+        folder.mkdir()
+        pulse = PulseServer(folder)
+        pulse.start()
+        try:
+            return asyncio.run(run(pulse.address))
+        finally:
+            pulse.stop()
+
+
 def main() -> None:
     print("Play path: push() of a 20 ms delta -> its first sample handed to the device")
     print("  (network and device both at real-time pace; device pulls 10 ms blocks)")
@@ -267,6 +321,17 @@ def main() -> None:
         f"  MicOutbox, hop to the loop, sender p50 {hop[0] * 1e6:7.1f} us  p95 {hop[1] * 1e6:7.1f}"
         f" us   x{hop[0] / percentiles(cost_ours)[0]:.1f} the same work without the hop"
     )
+    waits = measure_wake()
+    if waits is None:
+        print("\nWaking the speaker: no PulseAudio server could be started here; not measured")
+    else:
+        p50, p95 = percentiles(waits)
+        ratio = p50 * 1e3 / DEVICE_BLOCK_MS
+        print(
+            "\nWaking a resting speaker (real stream, PulseAudio): wake() -> first pull"
+            f"\n  p50 {p50 * 1e3:5.2f} ms  p95 {p95 * 1e3:5.2f} ms   x{ratio:.2f}"
+            " of the 10 ms pull cadence an awake speaker waits at most"
+        )
     print("\nsoxr buffering (a sample's wait before soxr releases it, 10 ms blocks in):")
     for quality in ("LQ", "MQ", "HQ"):
         down = holdback_ms(quality, 48_000, 24_000)

@@ -17,6 +17,10 @@ plus a quiet room noise floor. Each canceller processes render and capture frame
 - Sleep and wake: Hark's canceller sleeps while the speaker has been quiet for a second
   (``QuietSpeakerBypass``). A reply with a 3 s pause, after 2 s of idle listening, checks
   that waking costs no echo reduction and no self-interruption against AEC3 always awake.
+- Rest and wake: after a long silence the speaker stream itself rests and the canceller is
+  fed nothing; the restarted stream may sit at another delay. ERLE and self-interruptions on
+  the next reply, delay unchanged and 15 ms longer (the 2 s after a wake is also when
+  barge-in asks for the near-end level check again).
 
 Run from the repository root:  python bench/echo_reduction.py
 """
@@ -198,6 +202,49 @@ def sleep_and_wake() -> None:
                 print(f"{'':<26}(frames skipped: {skipped:.0%} render, same count capture)")
 
 
+def rest_and_wake() -> None:
+    """The speaker stream rests between replies: the canceller is fed nothing on either side
+    (as ``VoiceSession`` does while the speaker rests), and the restarted stream may sit at
+    another delay from the microphone. ERLE and would-be self-interruptions on the reply after
+    the rest, with the delay unchanged and 15 ms longer, against a canceller that never rested.
+    """
+    first = speech.concat(
+        speech.speak("Here is the forecast for Paris. Tomorrow will be sunny and warm."),
+        speech.silence(500),
+    )
+    second = speech.concat(
+        speech.speak("On Saturday, expect showers in the afternoon, so take an umbrella."),
+        speech.silence(800),
+    )
+    talking = speech.speech_labels(second)
+    late = talking & (np.arange(len(talking)) >= CONVERGED_AFTER_FRAMES)
+    print("\nRest and wake: a reply, the speaker resting, a reply (ERLE over the second)")
+    print(f"{'second reply':<30}{'ERLE':>9}{'after 2 s':>11}{'webrtc starts':>15}{'after 2 s':>11}")
+    before = speech.EchoPath(delay_ms=30, gain_db=-10, seed=8)
+    cases = (
+        ("never rested, same delay", before, False),
+        ("rested, same delay", before, True),
+        ("rested, delay +15 ms", speech.EchoPath(delay_ms=45, gain_db=-10, seed=8), True),
+    )
+    for name, after, rested in cases:
+        canceller = LiveKitEchoCanceller(delay_ms=40)
+        mic_first = speech.to_int16(
+            before.apply(first) + speech.white_noise(len(first), seed=3) * 10
+        )
+        cancel(canceller, first, mic_first)
+        if not rested:  # 5 s of silence played and heard, as an awake speaker does
+            quiet = speech.silence(5000)
+            cancel(canceller, quiet, speech.to_int16(speech.white_noise(len(quiet), seed=4) * 10))
+        echo = after.apply(second)
+        mic = speech.to_int16(echo + speech.white_noise(len(second), seed=5) * 10)
+        cleaned, _ = cancel(canceller, second, mic)
+        total, late_starts = self_interruptions(WebRtcVad(aggressiveness=2), cleaned)
+        erle_all = speech.erle_db(echo, cleaned, talking)
+        erle_late = speech.erle_db(echo, cleaned, late)
+        print(f"{name:<30}{erle_all:>6.1f} dB{erle_late:>8.1f} dB{total:>15}{late_starts:>11}")
+
+
 if __name__ == "__main__":
     main()
     sleep_and_wake()
+    rest_and_wake()

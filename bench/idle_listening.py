@@ -5,10 +5,11 @@ Starts a private PulseAudio server with virtual devices, then runs the real voic
 Realtime client streaming the microphone to a local scripted server) for a while in silence.
 CPU is read per thread from /proc so the scripted server's own thread is left out, and
 printed per kind of thread too (event loop, PortAudio callbacks, PulseAudio client threads).
-The baseline, measured in the same run, is bare ``sounddevice`` input and output streams with
-Hark's settings (10 ms blocks, latency "low") doing nothing: what any app pays to keep a
-microphone and a speaker open here. Both are measured after a settling time. Target: under
-3 % of one core.
+The baseline, measured in the same run, is bare ``sounddevice`` input and output streams
+(10 ms blocks, latency "low") doing nothing: what any app pays to keep a microphone and a
+speaker open here. Hark is measured once it has settled into idle listening: its speaker
+stream rests after ``REST_AFTER_MS`` of silence, and its microphone delivers 20 ms blocks
+(``audio.input_block_ms``). Target: under 3 % of one core.
 
     python bench/idle_listening.py [seconds]
 """
@@ -29,11 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from main import build_core, build_voice
 from src.config.settings import load_settings
 from src.services import audio_devices
+from src.services.voice_session import REST_AFTER_MS
 from tests.fakes.openai_server import ScriptedOpenAIServer
 from tests.fakes.pulse import PulseServer, pulse_available
 
 TICKS = os.sysconf("SC_CLK_TCK")
 SETTLE_S = 3.0
+"""Settling time of the bare streams (a fresh stream pair sometimes spins for about 2 s)."""
+HARK_SETTLE_S = max(SETTLE_S, REST_AFTER_MS / 1000 + 1.0)
+"""Hark's: past the settling of its streams and the rest of its speaker."""
 
 
 def thread_times(exclude: set[int]) -> dict[int, tuple[str, float]]:
@@ -124,9 +129,10 @@ async def hark_listening(
         await core.start()
         voice = build_voice(core, "sk-bench")
         await voice.start()
-        await asyncio.sleep(SETTLE_S)  # let streams and the link settle before measuring
+        await asyncio.sleep(HARK_SETTLE_S)  # settle into idle listening before measuring
         percent = await measure(seconds)
         frames = voice.frames_in
+        print(f"speaker stream resting during the window: {voice.speaker_resting}")
         await voice.close()
         await core.close()
     return percent, frames

@@ -76,6 +76,9 @@ class AudioSettings(_Section):
     """Local voice activity detector used by client_vad and barge-in."""
     headphones: bool = False
     """True turns echo cancellation off (nothing leaks from speaker to microphone)."""
+    input_block_ms: int = Field(default=20, ge=10, le=40, multiple_of=10)
+    """Microphone audio per wake-up of the sound thread. 20 ms halves the wake-ups of 10 ms
+    (idle listening costs about a third less CPU) for 10 ms more capture latency."""
 
 
 class LoggingSettings(_Section):

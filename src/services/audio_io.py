@@ -141,6 +141,13 @@ class AudioOutput(abc.ABC):
     async def stop(self) -> None:
         """Close the device; ``pull`` is not called after this returns."""
 
+    async def rest(self) -> None:  # noqa: B027 - optional: not resting is correct, just dearer
+        """Nothing to play for a while: stop pulling until :meth:`wake` (the device stays
+        open). A speaker that cannot rest simply goes on pulling silence."""
+
+    async def wake(self) -> None:  # noqa: B027 - the counterpart of the optional rest
+        """Pull again after :meth:`rest`; returns once the device is running."""
+
 
 # ------------------------------------------------------------------- small helpers
 
@@ -282,6 +289,7 @@ class _StreamKeeper:
         self._last_alive = self._opened_at
         self._awaiting_first = False
         self._first_audio = asyncio.Event()
+        self._resting = False  # paused on purpose: no callbacks, and none expected
         self.state: StreamState = "stopped"
         self.device: AudioDevice | None = None
         self.rate = PROCESSING_RATE
@@ -317,7 +325,7 @@ class _StreamKeeper:
         """The *finished* hook for stream ``generation``; runs on PortAudio's thread."""
 
         def finished() -> None:
-            if not self._stopping.is_set():
+            if not self._stopping.is_set() and not self._resting:
                 self._to_loop(self._lost, generation, "the stream stopped")
 
         return finished
@@ -376,6 +384,8 @@ class _StreamKeeper:
             await asyncio.sleep(interval)
             if self.state != "running":
                 continue
+            if self._resting:
+                continue  # no callbacks are expected while resting
             now = time.monotonic()
             if self._awaiting_first:
                 if now - self._opened_at > self._first_audio_timeout:
@@ -388,7 +398,40 @@ class _StreamKeeper:
         if self._bus is not None:
             await self._bus.publish(ErrorReported(source="audio", message=message))
 
+    async def rest(self) -> None:
+        """Pause the open stream (no callbacks) without closing the device."""
+        await asyncio.to_thread(self._rest)
+
+    async def wake(self) -> None:
+        """Restart a resting stream; a device that is gone by now counts as lost."""
+        try:
+            await asyncio.to_thread(self._wake)
+        except AudioError as exc:
+            self._lost(self._generation, str(exc))
+
     # -- on a worker thread
+
+    def _rest(self) -> None:
+        with audio_devices.PORTAUDIO_LOCK:
+            if self._stream is None or self._resting or self._stopping.is_set():
+                return
+            self._resting = True
+            # abort, not stop: stop waits for the device to play out its buffer (1.7 s on
+            # PulseAudio); what is left in it is silence anyway.
+            self._stream.abort(ignore_errors=True)
+
+    def _wake(self) -> None:
+        sd = load_sounddevice()
+        with audio_devices.PORTAUDIO_LOCK:
+            if self._stream is None or not self._resting:
+                return
+            self._last_alive = time.monotonic()
+            try:
+                self._stream.start()
+            except sd.PortAudioError as exc:
+                raise AudioStreamError(f"Could not restart the {self.label}: {exc}") from exc
+            finally:
+                self._resting = False
 
     def _reopen(self) -> None:
         """Re-enumerate devices if nothing else is open (a device may have come back under
@@ -488,7 +531,8 @@ class _KeptStream:
 
 
 class SoundDeviceInput(_KeptStream, AudioInput):
-    """The microphone through PortAudio (``sounddevice.InputStream``, int16, mono, 10 ms).
+    """The microphone through PortAudio (``sounddevice.InputStream``, int16, mono), delivered
+    as 10 ms frames.
 
     ``device`` is a part of a device name, a PortAudio index, or None for the system default.
     ``bus`` receives ``InputLevel`` at most once per ``level_interval_ms`` of audio (when the
@@ -497,7 +541,8 @@ class SoundDeviceInput(_KeptStream, AudioInput):
     ``backoff`` paces reopen attempts; ``stall_timeout`` (None: off) and
     ``first_audio_timeout`` decide when a silent stream counts as lost; ``device_rate``
     forces the device's rate (default: 48 kHz if it takes it, else its own rate; frames are
-    resampled to 48 kHz either way).
+    resampled to 48 kHz either way). ``block_ms`` is how much audio each callback brings
+    (a multiple of 10 ms): fewer wake-ups of the sound thread against a little latency.
     """
 
     def __init__(
@@ -511,7 +556,11 @@ class SoundDeviceInput(_KeptStream, AudioInput):
         first_audio_timeout: float = 10.0,
         device_rate: int | None = None,
         level_interval_ms: int = 50,
+        block_ms: int = 20,
     ) -> None:
+        if block_ms < 10 or block_ms % 10:
+            raise ValueError(f"block_ms must be a multiple of 10 ms, not {block_ms}")
+        self._block_ms = block_ms
         self._tasks = TaskOwner("audio-input")
         self._keeper = _StreamKeeper(
             kind="input",
@@ -564,11 +613,18 @@ class SoundDeviceInput(_KeptStream, AudioInput):
             samplerate=rate,
             channels=1,
             dtype="int16",
-            blocksize=rate // 100,
+            blocksize=rate * self._block_ms_at(rate) // 1000,
             latency=self._latency,
             callback=self._callback,
             finished_callback=finished,
         )
+
+    def _block_ms_at(self, rate: int) -> int:
+        """The block length for a device at ``rate``. Blocks are cut into 10 ms frames on
+        arrival, so a longer block only means fewer wake-ups. A device that runs at another
+        rate than 48 kHz keeps 10 ms: through the ALSA plugin to a PulseAudio that resamples,
+        20 ms capture blocks starved the speaker (700+ underflows in 0.8 s on the test rig)."""
+        return self._block_ms if rate == PROCESSING_RATE else 10
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         """PortAudio's thread: resample if needed, cut into 10 ms frames, meter, hand over.
@@ -672,6 +728,12 @@ class SoundDeviceOutput(_KeptStream, AudioOutput):
 
     async def stop(self) -> None:
         await self._keeper.stop()
+
+    async def rest(self) -> None:
+        await self._keeper.rest()
+
+    async def wake(self) -> None:
+        await self._keeper.wake()
 
     def _make_stream(
         self, sd: ModuleType, device: AudioDevice, rate: int, finished: Callable[[], None]

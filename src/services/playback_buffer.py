@@ -112,6 +112,7 @@ class PlaybackBuffer:
         self._played: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._cancelled: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._listeners: list[PlayedListener] = []
+        self._arrival_listeners: list[Callable[[], None]] = []
         self.underruns = 0
         """Times the queue ran dry mid-item and silence had to be played instead."""
         self.underrun_samples = 0
@@ -140,6 +141,8 @@ class PlaybackBuffer:
             with self._lock:
                 self._tail_complete = False
                 self._append(item_id, out)
+        for listener in self._arrival_listeners:
+            listener()
 
     def end_item(self, item_id: str) -> None:
         """The server finished ``item_id``'s audio: release the resampler's tail, and let a
@@ -245,6 +248,11 @@ class PlaybackBuffer:
                 self._listeners.remove(listener)
 
         return remove
+
+    def add_arrival_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the pushing thread) whenever audio is queued: a speaker
+        resting through a silence must be awake again before that audio is due."""
+        self._arrival_listeners.append(listener)
 
     # -------------------------------------------------------------------- internals
 

@@ -62,6 +62,8 @@ NEAR_END_RATIO = 0.5
 """Until then, a frame is the user's speech only if its level after echo cancellation is
 above half (-6 dB) the level being played: unconverged residual echo is quieter than that,
 a person talking over the assistant is not."""
+REST_AFTER_MS = 3_000
+"""Speaker silence (nothing playing, nothing queued) after which the speaker stream rests."""
 MODES: tuple[TurnDetectionMode, ...] = ("server_vad", "semantic_vad", "client_vad", "push_to_talk")
 
 
@@ -127,6 +129,10 @@ class VoiceSession:
         self._muted = False
         self._ptt_down = False
         self._paused = False  # barge-in pause: the speaker gets silence, the queue is kept
+        self._quiet_samples = 0  # speaker silence so far (audio thread)
+        self._rest_asked = False  # the audio thread asked the loop to rest the speaker
+        self._speaker_resting = False  # read by the capture thread: no echo to cancel
+        self._speaker_lock = asyncio.Lock()  # rest and wake, one at a time, in order
         self._was_playing = False
         self.frames_in = 0
         self.interruptions = 0
@@ -145,6 +151,7 @@ class VoiceSession:
         for companion in self._companions:
             await companion.start()
         await self._realtime.start()
+        self._playback.add_arrival_listener(self._audio_arrived)
         await self._out.start(self._pull)
         await self._in.start(self._on_frame)
         self._tasks.spawn(self._outbox.run(), "send")
@@ -159,6 +166,11 @@ class VoiceSession:
             await companion.close()
         await self._recorder.close()
         await self._realtime.close()
+
+    @property
+    def speaker_resting(self) -> bool:
+        """The speaker stream is paused through a long silence (see ``_rest_speaker``)."""
+        return self._speaker_resting
 
     @property
     def chunks_sent(self) -> int:
@@ -235,7 +247,9 @@ class VoiceSession:
     def _on_frame(self, frame: npt.NDArray[np.int16]) -> None:
         self.frames_in += 1
         with self._echo_lock:
-            clean = self._echo.process_capture(frame)
+            # A resting speaker plays nothing, so there is no echo to take out (and the
+            # canceller, fed neither side meanwhile, keeps its render/capture pairing).
+            clean = frame if self._speaker_resting else self._echo.process_capture(frame)
         speech = self._vad.is_speech(clean)
         audible = self._playback.is_playing and not self._paused
         talking_over = speech
@@ -305,7 +319,56 @@ class VoiceSession:
         if playing != self._was_playing and self._loop is not None:
             self._was_playing = playing
             asyncio.run_coroutine_threadsafe(self._recorder.playback_changed(playing), self._loop)
+        self._note_quiet(n, quiet=not is_playing)
         return out
+
+    # -- resting the speaker through long silences --------------------------------------------
+    # An idle speaker stream still wakes a core every 10 ms to play zeros (about a third of
+    # what idle listening costs). After REST_AFTER_MS of nothing to play it is paused, and
+    # the first audio queued wakes it (PortAudio restarts a stream in about a millisecond).
+    def _note_quiet(self, n: int, *, quiet: bool) -> None:
+        """Audio thread: count speaker silence; ask the loop once to rest the speaker."""
+        if not quiet:
+            self._quiet_samples = 0
+            return
+        self._quiet_samples += n
+        if self._quiet_samples >= REST_AFTER_MS * 48 and not self._rest_asked:
+            self._rest_asked = True
+            hand_to_loop(self._loop, self._start_rest)
+
+    def _start_rest(self) -> None:
+        self._tasks.spawn(self._rest_speaker(), "speaker-rest")
+
+    def _audio_arrived(self) -> None:
+        """Loop (the Realtime client pushed audio): wake a resting speaker."""
+        if self._rest_asked:
+            self._rest_asked = False
+            self._tasks.spawn(self._wake_speaker(), "speaker-wake")
+
+    async def _rest_speaker(self) -> None:
+        async with self._speaker_lock:
+            if not self._rest_asked:
+                return  # audio arrived meanwhile: stay awake
+            if self._playback.queued_ms > 0:  # queued, about to play: stay awake, count again
+                self._quiet_samples, self._rest_asked = 0, False
+                return
+            await self._out.rest()
+            with self._echo_lock:
+                self._speaker_resting = True
+
+    async def _wake_speaker(self) -> None:
+        async with self._speaker_lock:
+            with self._echo_lock:
+                if not self._speaker_resting:
+                    self._quiet_samples = 0
+                    return
+                self._speaker_resting = False
+                # The restarted stream may sit at another delay from the microphone: until
+                # the canceller has heard 2 s of the assistant again, barge-in wants the
+                # near-end level check, as at the start of a session.
+                self._render_ms = 0
+            self._quiet_samples = 0
+            await self._out.wake()
 
     def _echo_converged(self) -> bool:
         return self._render_ms >= CONVERGENCE_MS or isinstance(self._echo, NullEchoCanceller)

@@ -43,6 +43,13 @@ def test_invalid_settings_name_the_field_and_reason(home: HarkHome) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_microphone_block_that_is_not_whole_frames_is_refused(home: HarkHome) -> None:
+    result = home.run("config", "show", HARK_AUDIO__INPUT_BLOCK_MS="15")
+    assert result.returncode == 2
+    assert "audio.input_block_ms" in result.stderr and "multiple of 10" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_invalid_toml_file_is_reported(home: HarkHome) -> None:
     bad = home.root / "bad.toml"
     bad.write_text("[api\nmodel = 'x'\n")

@@ -144,6 +144,9 @@ class FakeAudioOutput(AudioOutput):
         self._pull: PullCallback | None = None
         self._state: StreamState = "stopped"
         self._played: list[Int16Array] = []
+        self.resting = False
+        self.rests = 0
+        self.wakes = 0
 
     @property
     def device_name(self) -> str:
@@ -161,11 +164,26 @@ class FakeAudioOutput(AudioOutput):
         self._state = "stopped"
         self._pull = None
 
+    async def rest(self) -> None:
+        self.resting = True
+        self.rests += 1
+
+    async def wake(self) -> None:
+        self.resting = False
+        self.wakes += 1
+
     def play(self, ms: int) -> Int16Array:
-        """Pull ``ms`` milliseconds in device-sized blocks (10 ms by default); return them."""
+        """Pull ``ms`` milliseconds in device-sized blocks (10 ms by default); return them.
+
+        A resting speaker does not pull, as a paused stream makes no callbacks: the time
+        passes in silence."""
         if self._pull is None:
             raise RuntimeError("the fake speaker is not started")
         total = self.sample_rate * ms // 1000
+        if self.resting:
+            quiet = np.zeros(total, dtype=np.int16)
+            self._played.append(quiet)
+            return quiet
         got: list[Int16Array] = []
         done = 0
         while done < total:

@@ -543,3 +543,80 @@ async def test_without_a_sound_server_voice_is_unavailable_in_plain_words(
             assert out.getvalue() == NO_DEVICE_MESSAGE + "\n"
     finally:
         audio_devices.refresh()
+
+
+async def test_a_resting_speaker_makes_no_callbacks_and_plays_again_after_waking(
+    pulse: PulseServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rest pauses the stream without it counting as lost; wake brings the sound back."""
+    monkeypatch.setenv("PULSE_SOURCE", "spk.monitor")
+    monkeypatch.setenv("PULSE_SINK", "spk")
+    recorder = Recorder()
+    monitor = SoundDeviceInput("pulse", stall_timeout=None)
+    await monitor.start(recorder.on_frame)
+    buffer = PlaybackBuffer()
+    pulls: list[int] = []
+    loop = asyncio.get_running_loop()
+    pulled = asyncio.Event()
+
+    def pull(n: int) -> np.ndarray:
+        pulls.append(n)
+        loop.call_soon_threadsafe(pulled.set)
+        return buffer.read(n)
+
+    # A short stall timeout: a rest must not be taken for a stalled device.
+    speaker = SoundDeviceOutput("pulse", stall_timeout=0.3)
+    try:
+        await wait(recorder.first_frame, "the monitor to start")
+        await speaker.start(pull)
+        await wait(pulled, "the speaker's first pull")
+        await speaker.rest()
+        resting_at = len(pulls)
+        # Long enough for several stall checks and for 50 pulls, had the stream been running.
+        recorder.mark()
+        for _ in range(50):
+            recorder.mark()
+            await wait(recorder.frame_after_mark, "a monitor frame")
+        assert len(pulls) == resting_at
+        assert speaker.losses == 0 and speaker.state == "running"
+
+        tone = sine(440, 24_000, 0.5, amplitude=0.3)
+        buffer.push("tone", array_to_pcm16(tone))
+        buffer.end_item("tone")
+        await speaker.wake()
+        await wait(recorder.sound_ended, "the tone after waking")
+    finally:
+        await speaker.stop()
+        await monitor.stop()
+    assert len(pulls) > resting_at
+    assert speaker.losses == 0
+    assert buffer.played_ms("tone") == 500
+    assert loud_frames(recorder.audio).sum() == pytest.approx(50, abs=3)
+
+
+@pytest.mark.parametrize(
+    ("block_ms", "device_rate", "blocksize"), [(20, None, 960), (20, 44_100, 441)]
+)
+async def test_longer_microphone_blocks_still_arrive_as_10_ms_frames(
+    pulse: PulseServer, block_ms: int, device_rate: int | None, blocksize: int
+) -> None:
+    """20 ms blocks at 48 kHz (half the wake-ups), 10 ms at a resampled rate; frames are
+    10 ms either way (``Recorder`` checks each frame's shape)."""
+    recorder = Recorder()
+    mic = SoundDeviceInput("pulse", stall_timeout=None, block_ms=block_ms, device_rate=device_rate)
+    await mic.start(recorder.on_frame)
+    try:
+        await wait(recorder.first_frame, "the first frame")
+        stream = mic._keeper._stream
+        assert stream is not None and stream.blocksize == blocksize
+        for _ in range(5):
+            recorder.mark()
+            await wait(recorder.frame_after_mark, "a frame")
+    finally:
+        await mic.stop()
+    assert len(recorder.frames) >= 5
+
+
+def test_a_block_that_is_not_whole_frames_is_refused() -> None:
+    with pytest.raises(ValueError, match="multiple of 10 ms"):
+        SoundDeviceInput(block_ms=15)

@@ -29,7 +29,7 @@ from src.services.echo_canceller import EchoCanceller, NullEchoCanceller
 from src.services.playback_buffer import PlaybackBuffer
 from src.services.storage import HistoryStore
 from src.services.vad import VoiceActivityDetector
-from src.services.voice_session import VoiceSession
+from src.services.voice_session import REST_AFTER_MS, VoiceSession
 from tests.fakes.fake_audio import FakeAudioInput, FakeAudioOutput
 from tests.fakes.openai_server import ScriptedOpenAIServer
 from tests.fakes.voice_rig import voice_session
@@ -419,3 +419,65 @@ async def test_client_vad_commits_after_the_speech_it_heard_on_the_microphones_t
     # Everything up to the end of speech (and the 500 ms of silence that ended the turn)
     # was sent before the commit: 900 ms at 24 kHz PCM16.
     assert sent_before >= 900 * 48
+
+
+# -- the speaker rests through long silences ------------------------------------------------
+
+
+class CountingEchoCanceller(UnconvergedEchoCanceller):
+    """Counts what the canceller is fed on each side."""
+
+    def __init__(self) -> None:
+        self.renders = 0
+        self.captures = 0
+
+    def process_render(self, frame48k: npt.NDArray[np.int16]) -> None:
+        self.renders += 1
+
+    def process_capture(self, frame48k: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        self.captures += 1
+        return frame48k.copy()
+
+
+async def test_the_speaker_rests_through_a_long_silence_and_wakes_for_the_next_reply(
+    tmp_path: Path, openai_server: ScriptedOpenAIServer
+) -> None:
+    echo = CountingEchoCanceller()
+    async with voice_session(openai_server, tmp_path, echo, LoudnessVad()) as parts:
+        speaker, mic, playback = parts.speaker, parts.mic, parts.playback
+        rested, woke = asyncio.Event(), asyncio.Event()
+        rest, wake = speaker.rest, speaker.wake
+
+        async def noting_rest() -> None:
+            await rest()
+            rested.set()
+
+        async def noting_wake() -> None:
+            await wake()
+            woke.set()
+
+        speaker.rest, speaker.wake = noting_rest, noting_wake  # type: ignore[method-assign]
+        speaker.play(REST_AFTER_MS - 10)
+        await asyncio.sleep(0)
+        assert not rested.is_set() and not speaker.resting  # not yet: 10 ms short
+        speaker.play(20)
+        await asyncio.wait_for(rested.wait(), SAFETY)
+
+        # Resting: the speaker pulls nothing and the microphone skips the canceller (there
+        # is no echo of a speaker that plays nothing), so neither side of it is fed.
+        renders, captures = echo.renders, echo.captures
+        assert not speaker.play(500).any()
+        mic.extend(voice(100))
+        mic.feed()
+        assert (echo.renders, echo.captures) == (renders, captures)
+        assert parts.session.frames_in > 0
+
+        # The next reply's first audio wakes it, and it plays.
+        playback.push("item_reply", voice(300).reshape(-1, 2)[:, 0].tobytes())
+        playback.end_item("item_reply")
+        await asyncio.wait_for(woke.wait(), SAFETY)
+        assert np.abs(speaker.play(300)).max() > 1000
+        mic.extend(quiet(50))
+        mic.feed()
+        assert echo.renders > renders and echo.captures > captures
+        assert (speaker.rests, speaker.wakes) == (1, 1)
