@@ -309,6 +309,11 @@ class RealtimeClient:
         )
         await self._send_asides()
 
+    def drop_asides(self) -> int:
+        """Forget asides not yet sent (their question was answered meanwhile); how many."""
+        dropped, self._pending_asides = len(self._pending_asides), []
+        return dropped
+
     async def forget_item(self, item_id: str) -> bool:
         """Delete an item from the conversation (the user's spoken answer to an aside)."""
         link = self._link

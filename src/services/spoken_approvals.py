@@ -36,6 +36,7 @@ class AsidePort(Protocol):
     """What the desk needs of ``RealtimeClient``."""
 
     async def speak_aside(self, text: str, *, purpose: str) -> None: ...
+    def drop_asides(self) -> int: ...
     async def hold_replies(self, held: bool) -> None: ...
     async def forget_item(self, item_id: str) -> bool: ...
 
@@ -113,6 +114,9 @@ class SpokenApprovals:
         """Answered (by voice, key or socket) or expired: on to the next question, if any."""
         self._queue = [q for q in self._queue if q.approval_id != approval_id]
         if self._current is not None and self._current.approval_id == approval_id:
+            # Answered on screen before the question could even be asked (a reply was still
+            # being spoken): it is not asked after the fact.
+            self._realtime.drop_asides()
             await self._ask_next()
 
     async def _answer(self, event: TranscriptCompleted) -> None:

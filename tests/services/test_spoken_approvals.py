@@ -58,10 +58,15 @@ class FakeRealtime:
     said: list[str] = field(default_factory=list)
     holds: list[bool] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
+    dropped: int = 0
 
     async def speak_aside(self, text: str, *, purpose: str) -> None:
         assert purpose == "approval"
         self.said.append(text)
+
+    def drop_asides(self) -> int:
+        self.dropped += 1
+        return 0
 
     async def hold_replies(self, held: bool) -> None:
         self.holds.append(held)
@@ -186,6 +191,7 @@ async def test_an_answer_by_key_ends_the_spoken_question(desk: Desk) -> None:
     assert await asyncio.wait_for(task, WAIT) is True
     await desk.settle()
     assert desk.realtime.holds == [True, False]
+    assert desk.realtime.dropped == 1  # a question still waiting to be spoken is not asked
 
     # What the user says afterwards is an ordinary request again, not an answer.
     await desk.hear("no")
@@ -416,3 +422,18 @@ async def test_a_reconnection_while_held_keeps_replies_held(server_vad: Voice) -
     await server_vad.client.hold_replies(False)
     updates = await wait_client_event(server_vad.server, "session.update", count=2, connection=1)
     assert updates[1]["session"]["audio"]["input"]["turn_detection"]["create_response"] is True
+
+
+async def test_a_question_answered_before_it_was_spoken_is_not_spoken(ptt: Voice) -> None:
+    gate = ptt.server.hold_next_replies(after_deltas=1)
+    await ptt.client.send_text("hello")
+    await gate.wait_reached_async()
+    await ptt.client.speak_aside("Send it?", purpose="approval")
+    assert ptt.client.drop_asides() == 1
+    gate.release()
+    await ptt.log.wait(RealtimeResponseDone)
+    await ptt.client.send_text("and again")
+    await ptt.log.wait(RealtimeResponseDone, count=2)
+    creates = [e for e in ptt.client_events() if e["type"] == "response.create"]
+    assert all("conversation" not in (e.get("response") or {}) for e in creates)
+    assert not ptt.log.of(RealtimeResponseDone, aside=True)
