@@ -91,8 +91,8 @@ def device_back_message(label: str, device: str) -> str:
 # ------------------------------------------------------------------------------- ports
 
 
-class AudioInput(abc.ABC):
-    """Port: a microphone that delivers 10 ms, 48 kHz mono int16 frames to a callback."""
+class _SoundDevicePort(abc.ABC):
+    """What every sound device reports, whichever way its audio flows."""
 
     sample_rate: int = PROCESSING_RATE
 
@@ -105,6 +105,10 @@ class AudioInput(abc.ABC):
     @abc.abstractmethod
     def state(self) -> StreamState:
         """stopped, running, or recovering from a lost device."""
+
+
+class AudioInput(_SoundDevicePort):
+    """Port: a microphone that delivers 10 ms, 48 kHz mono int16 frames to a callback."""
 
     @abc.abstractmethod
     async def start(self, on_frame: FrameCallback) -> None:
@@ -118,20 +122,8 @@ class AudioInput(abc.ABC):
         """Close the device; no frame is delivered after this returns."""
 
 
-class AudioOutput(abc.ABC):
+class AudioOutput(_SoundDevicePort):
     """Port: a speaker that pulls 48 kHz mono int16 samples on its own clock."""
-
-    sample_rate: int = PROCESSING_RATE
-
-    @property
-    @abc.abstractmethod
-    def device_name(self) -> str:
-        """The device in use ("" before it is started)."""
-
-    @property
-    @abc.abstractmethod
-    def state(self) -> StreamState:
-        """stopped, running, or recovering from a lost device."""
 
     @abc.abstractmethod
     async def start(self, pull: PullCallback) -> None:
@@ -141,11 +133,11 @@ class AudioOutput(abc.ABC):
     async def stop(self) -> None:
         """Close the device; ``pull`` is not called after this returns."""
 
-    async def rest(self) -> None:  # noqa: B027 - optional: not resting is correct, just dearer
+    async def rest(self) -> None:
         """Nothing to play for a while: stop pulling until :meth:`wake` (the device stays
         open). A speaker that cannot rest simply goes on pulling silence."""
 
-    async def wake(self) -> None:  # noqa: B027 - the counterpart of the optional rest
+    async def wake(self) -> None:
         """Pull again after :meth:`rest`; returns once the device is running."""
 
 

@@ -438,10 +438,9 @@ class RealtimeClient:
 
     async def _send_asides(self) -> None:
         """Send the next waiting aside if nothing is live (one response at a time)."""
-        link, turns = self._link, self._turns
-        if link is None or not self._pending_asides or turns.response_active or turns.requested:
+        link = self._link
+        if link is None or not self._pending_asides or not self._turns.claim():
             return
-        turns.requested = True
         options = self._pending_asides.pop(0)
         if not await link.send(lambda c: c.response.create(response=options)):
             self._pending_asides.insert(0, options)

@@ -75,13 +75,19 @@ class TurnState:
         elif kind in ("input_audio_buffer.committed", "input_audio_buffer.cleared"):
             self.uncommitted_bytes = 0
 
-    def request_reply(self) -> bool:
-        """True: send ``response.create`` now. False: it is deferred until the live one ends."""
+    def claim(self) -> bool:
+        """True (and now requested) if no response is live or requested: send one now."""
         if self.response_active or self.requested:
-            self.deferred = True
             return False
         self.requested = True
         return True
+
+    def request_reply(self) -> bool:
+        """True: send ``response.create`` now. False: it is deferred until the live one ends."""
+        if self.claim():
+            return True
+        self.deferred = True
+        return False
 
     def request_failed(self) -> None:
         """The ``response.create`` never left (the link was gone)."""

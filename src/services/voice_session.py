@@ -26,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +48,7 @@ from src.services.audio_io import AudioInput, AudioOutput
 from src.services.echo_canceller import EchoCanceller, NullEchoCanceller
 from src.services.loop_handoff import hand_to_loop
 from src.services.mic_outbox import MicOutbox
-from src.services.pcm_frames import FrameAssembler
+from src.services.pcm_frames import SAMPLE_RATE, FrameAssembler
 from src.services.playback_buffer import PlaybackBuffer
 from src.services.realtime_session_config import TurnDetectionMode
 from src.services.vad import SegmenterConfig, SpeechEdge, SpeechSegmenter, VoiceActivityDetector
@@ -266,7 +266,7 @@ class VoiceSession:
             if self._mode == "client_vad":
                 edge = self._segmenter.update(1.0 if speech else 0.0)
                 if edge is SpeechEdge.STOP:
-                    hand_to_loop(self._loop, self._start_commit)
+                    self._spawn_from_audio_thread(self._commit, "commit")
             # Speech goes out at once (every millisecond counts for turn-taking); silence is
             # batched into 100 ms chunks, a tenth of the sends and loop wake-ups.
             self._outbox.add(clean, urgent=speech)
@@ -281,13 +281,14 @@ class VoiceSession:
             self.false_interruptions += 1
         else:
             self.interruptions += 1
-            hand_to_loop(self._loop, self._start_interrupt)
+            self._spawn_from_audio_thread(self._interrupt, "interrupt")
 
-    def _start_commit(self) -> None:
-        self._tasks.spawn(self._commit(), "commit")
-
-    def _start_interrupt(self) -> None:
-        self._tasks.spawn(self._interrupt(), "interrupt")
+    def _spawn_from_audio_thread(
+        self, work: Callable[[], Coroutine[Any, Any, None]], name: str
+    ) -> None:
+        """Run ``work()`` as a session task on the loop. The coroutine is made there, not on
+        the sound card's thread, so none is left un-awaited if the loop has already closed."""
+        hand_to_loop(self._loop, lambda: self._tasks.spawn(work(), name))
 
     async def _commit(self) -> None:
         await self.drain_outgoing()
@@ -311,7 +312,7 @@ class VoiceSession:
         self._far_block = out  # its level is worked out only when barge-in needs it
         is_playing = self._playback.is_playing
         if self._render_ms < CONVERGENCE_MS and is_playing:
-            self._render_ms += n * 1000 // 48_000
+            self._render_ms += n * 1000 // SAMPLE_RATE
         with self._echo_lock:
             for frame in self._render_frames.push(out):
                 self._echo.process_render(frame)
@@ -332,12 +333,9 @@ class VoiceSession:
             self._quiet_samples = 0
             return
         self._quiet_samples += n
-        if self._quiet_samples >= REST_AFTER_MS * 48 and not self._rest_asked:
+        if self._quiet_samples >= REST_AFTER_MS * SAMPLE_RATE // 1000 and not self._rest_asked:
             self._rest_asked = True
-            hand_to_loop(self._loop, self._start_rest)
-
-    def _start_rest(self) -> None:
-        self._tasks.spawn(self._rest_speaker(), "speaker-rest")
+            self._spawn_from_audio_thread(self._rest_speaker, "speaker-rest")
 
     def _audio_arrived(self) -> None:
         """Loop (the Realtime client pushed audio): wake a resting speaker."""
@@ -358,16 +356,15 @@ class VoiceSession:
 
     async def _wake_speaker(self) -> None:
         async with self._speaker_lock:
+            self._quiet_samples = 0
             with self._echo_lock:
                 if not self._speaker_resting:
-                    self._quiet_samples = 0
                     return
                 self._speaker_resting = False
                 # The restarted stream may sit at another delay from the microphone: until
                 # the canceller has heard 2 s of the assistant again, barge-in wants the
                 # near-end level check, as at the start of a session.
                 self._render_ms = 0
-            self._quiet_samples = 0
             await self._out.wake()
 
     def _echo_converged(self) -> bool:
