@@ -119,6 +119,18 @@ class Rig:
     async def got(self, future: asyncio.Future[Any]) -> Any:
         return await asyncio.wait_for(future, SAFETY)
 
+    async def queued(self, ms: int) -> None:
+        """Wait until the answer's audio has queued ``ms`` milliseconds for the speaker."""
+        enough = asyncio.Event()
+
+        def check() -> None:
+            if self.playback.queued_ms >= ms:
+                enough.set()
+
+        self.playback.add_arrival_listener(check)
+        check()
+        await asyncio.wait_for(enough.wait(), SAFETY)
+
 
 @pytest.fixture
 async def rig(tmp_path: Path, openai_server: ScriptedOpenAIServer) -> AsyncIterator[Rig]:
@@ -150,8 +162,7 @@ async def test_a_spoken_question_is_answered_aloud_and_stored(
     connection = openai_server.realtime[-1]
     assert appended_bytes(connection) >= 1000 * 48 and connection.input_audio_rms > 0.1
     # The answer arrives as audio; play it out of the speaker.
-    while rig.playback.queued_ms < 500:
-        await asyncio.sleep(0)
+    await rig.queued(500)
     played = rig.speaker.play(500)
     assert np.abs(played).max() > 1000
     assert not done.done()  # the turn lasts as long as its audio is being heard
@@ -174,8 +185,7 @@ async def test_barge_in_pauses_at_once_then_truncates_at_what_was_heard(
 ) -> None:
     openai_server.script_transcripts("tell me a long story about the sea", "stop")
     await rig.speak(np.concatenate([voice(600), quiet(700)]))
-    while rig.playback.queued_ms < 1500:
-        await asyncio.sleep(0)
+    await rig.queued(1500)
     heard = rig.speaker.play(300)
     assert np.abs(heard).max() > 1000
     item = rig.playback.current_item
@@ -205,8 +215,7 @@ async def test_a_backchannel_resumes_playback_without_cancelling(
 ) -> None:
     openai_server.script_transcripts("tell me a long story about the mountains")
     await rig.speak(np.concatenate([voice(600), quiet(700)]))
-    while rig.playback.queued_ms < 1500:
-        await asyncio.sleep(0)
+    await rig.queued(1500)
     rig.speaker.play(200)
     queued = rig.playback.queued_ms
     # "mhm": 150 ms of speech, then quiet.
@@ -376,8 +385,7 @@ async def test_barge_in_from_the_microphones_thread_pauses_then_interrupts(
 ) -> None:
     openai_server.script_transcripts("tell me a long story about the forest", "stop")
     await rig.speak(np.concatenate([voice(600), quiet(700)]))
-    while rig.playback.queued_ms < 1500:
-        await asyncio.sleep(0)
+    await rig.queued(1500)
     rig.speaker.play(200)
     item = rig.playback.current_item
     cancelled = rig.expect(TurnCancelled)
