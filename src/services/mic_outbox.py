@@ -3,9 +3,13 @@
 The capture path runs on the microphone's own thread, so the event loop is woken only when
 there is something to send. Speech goes out at once (every millisecond counts for
 turn-taking); silence is batched into 100 ms chunks, so a listener in a quiet room wakes the
-loop ten times a second instead of a hundred. A batch is also converted to 24 kHz in one go:
-the half-band filter's cost is mostly per call, so one call per 100 ms instead of ten saves
-most of it (the filter keeps its state across calls, so the samples are the same).
+loop ten times a second instead of a hundred. Once nobody has spoken for 2 s the batches grow
+to 500 ms (two wake-ups a second): no latency is lost by it, because speech still flushes
+everything held at once, and the 2 s after speech, when the server is waiting for the
+silence that ends the user's turn, keep the short batches. A batch is also converted to
+24 kHz in one go: the half-band filter's cost is mostly per call, so one call per batch
+instead of one per frame saves most of it (the filter keeps its state across calls, so the
+samples are the same).
 
 Each chunk crosses to the loop with one ``call_soon_threadsafe``, made while the outbox's
 lock is held, so chunks reach the loop in the order they were captured; one sender task
@@ -30,6 +34,9 @@ log = logging.getLogger(__name__)
 CAPTURE_RATE = 48_000
 API_RATE = 24_000
 SILENCE_BATCH_MS = 100
+IDLE_BATCH_MS = 500
+IDLE_AFTER_MS = 2_000
+"""Silence since the last speech after which batches grow to ``IDLE_BATCH_MS``."""
 MAX_QUEUED_CHUNKS = 500
 
 
@@ -46,10 +53,15 @@ class MicOutbox:
         send: Callable[[bytes], Awaitable[object]],
         *,
         batch_ms: int = SILENCE_BATCH_MS,
+        idle_batch_ms: int = IDLE_BATCH_MS,
+        idle_after_ms: int = IDLE_AFTER_MS,
         max_chunks: int = MAX_QUEUED_CHUNKS,
     ) -> None:
         self._send = send
         self._batch_samples = CAPTURE_RATE * batch_ms // 1000
+        self._idle_batch_samples = CAPTURE_RATE * idle_batch_ms // 1000
+        self._idle_after_samples = CAPTURE_RATE * idle_after_ms // 1000
+        self._quiet = 0  # samples since the last urgent (speech) frame
         self._lock = threading.Lock()  # the capture thread adds, the loop flushes
         self._frames: list[npt.NDArray[np.int16]] = []
         self._held = 0  # samples in _frames
@@ -66,11 +78,15 @@ class MicOutbox:
 
     def add(self, frame48k: npt.NDArray[np.int16], *, urgent: bool) -> None:
         """Any thread: queue a capture frame; hand everything held to the loop now if
-        ``urgent`` (speech) or once a 100 ms batch has gathered."""
+        ``urgent`` (speech) or once a batch has gathered (100 ms, 500 ms when idle)."""
+        samples = int(frame48k.shape[0])
         with self._lock:
             self._frames.append(frame48k)
-            self._held += int(frame48k.shape[0])
-            if urgent or self._held >= self._batch_samples:
+            self._held += samples
+            self._quiet = 0 if urgent else self._quiet + samples
+            idle = self._quiet >= self._idle_after_samples
+            batch = self._idle_batch_samples if idle else self._batch_samples
+            if urgent or self._held >= batch:
                 self._hand_over()
 
     def flush(self) -> None:

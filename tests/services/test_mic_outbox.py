@@ -69,3 +69,28 @@ async def test_frames_from_another_thread_arrive_in_order_and_drain_waits_for_th
         task.cancel()
     expected = Resampler(48_000, 24_000).process(ramp).tobytes()
     assert b"".join(sink.chunks) == expected  # same samples, same order, nothing lost
+
+
+async def test_after_2_s_without_speech_silence_goes_in_500ms_batches_until_speech() -> None:
+    sink = Sink()
+    outbox, task = await started(sink)
+    try:
+        for _ in range(300):  # 3 s of silence
+            outbox.add(frame(0), urgent=False)
+        await outbox.drain()
+        sizes = [len(c) for c in sink.chunks]
+        # 100 ms batches until 2 s without speech; the batch gathering then grows to 500 ms,
+        # and drain hands over the last 100 ms (sizes in 24 kHz PCM16 bytes).
+        assert sizes == [4_800] * 19 + [24_000] * 2 + [4_800]
+        # Speech goes at once and brings back the short batches for the 2 s after it.
+        for _ in range(30):
+            outbox.add(frame(0), urgent=False)  # held: under 500 ms
+        outbox.add(frame(100), urgent=True)
+        await outbox.drain()
+        assert [len(c) for c in sink.chunks][22:] == [31 * 480]
+        for _ in range(10):
+            outbox.add(frame(0), urgent=False)
+        await outbox.drain()
+        assert [len(c) for c in sink.chunks][23:] == [4_800]
+    finally:
+        task.cancel()
