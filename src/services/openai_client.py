@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 
 def make_openai_client(api: ApiSettings, api_key: str) -> AsyncOpenAI:
-    from openai import AsyncOpenAI
+    # Same client, but an unchanged tool list is prepared once, not on every request.
+    from src.services.tool_list_cache import PreparedToolsOpenAI
 
-    return AsyncOpenAI(
+    return PreparedToolsOpenAI(
         api_key=api_key,
         base_url=api.base_url,
         timeout=api.timeout_seconds,
