@@ -234,6 +234,9 @@ class HarkCore:
     http: Any
     approvals: Any = None
     mcp: Any = None
+    api_key: Any = None
+    """The ``LiveApiKey`` every OpenAI client is built from; replaced when the user stores a
+    new key after a refusal."""
 
     def status(self) -> dict[str, Any]:
         conv = self.conversation.conversation
@@ -243,6 +246,8 @@ class HarkCore:
             "model": self.settings.api.model,
             "backend": self.settings.api.backend,
             "version": __version__,
+            # The model server refused the key; the next turn looks for a newly stored one.
+            "openai_key_refused": bool(self.api_key is not None and self.api_key.refused),
         }
 
     def tools(self) -> list[dict[str, Any]]:
@@ -276,8 +281,28 @@ class HarkCore:
         self.store.close()
 
 
+def stored_key_reader(secrets: Any) -> Callable[[], str | None]:
+    """Reads the stored OpenAI key again; a store that cannot be opened leaves the key as is."""
+
+    def read() -> str | None:
+        from src.services.secrets import SecretsError
+
+        try:
+            stored: str | None = secrets.get("openai")
+        except (SecretsError, SetupNeeded) as exc:
+            log.warning("could not read the stored OpenAI key: %s", exc)
+            return None
+        return stored
+
+    return read
+
+
 def build_core(settings: Any, api_key: str, secrets: Any = None, bus: Any = None) -> HarkCore:
-    """The one factory: every service, wired to one bus, from settings and the OpenAI key."""
+    """The one factory: every service, wired to one bus, from settings and the OpenAI key.
+
+    ``secrets`` (anything with ``get(name)``) is where a replacement key is looked for after
+    the model server refuses this one.
+    """
     import httpx
 
     from src.connectors.base import ConnectorContext
@@ -289,6 +314,7 @@ def build_core(settings: Any, api_key: str, secrets: Any = None, bus: Any = None
     from src.events.conversation import ErrorReported
     from src.services.approvals import AlwaysAllowFile, ApprovalService
     from src.services.conversation import ConversationService
+    from src.services.live_api_key import LiveApiKey
     from src.services.openai_client import make_openai_client
     from src.services.queries import QueryService
     from src.services.storage import HistoryStore
@@ -333,12 +359,16 @@ def build_core(settings: Any, api_key: str, secrets: Any = None, bus: Any = None
         retry=RetryPolicy(attempts=settings.connectors.tool_attempts),
         mcp=mcp,
     )
+    key = LiveApiKey(api_key, read_stored=stored_key_reader(secrets) if secrets else None)
     runner = TextTurnRunner(
-        lambda: make_openai_client(settings.api, api_key), settings.api, orchestrator
+        lambda: make_openai_client(settings.api, key.value), settings.api, orchestrator
     )
-    conversation = ConversationService(bus, store, runner, followups=orchestrator.followups)
+    key.on_change(runner.reset_client)
+    conversation = ConversationService(
+        bus, store, runner, followups=orchestrator.followups, api_key=key
+    )
     core = HarkCore(
-        settings, bus, store, conversation, None, orchestrator, runner, http, approvals, mcp
+        settings, bus, store, conversation, None, orchestrator, runner, http, approvals, mcp, key
     )
     core.queries = QueryService(
         bus,
@@ -366,7 +396,6 @@ def list_audio_devices() -> list[dict[str, Any]]:
 
 def build_voice(
     core: HarkCore,
-    api_key: str,
     *,
     input_device: str | None = None,
     output_device: str | None = None,
@@ -399,7 +428,7 @@ def build_voice(
 
     realtime = RealtimeClient(
         core.bus,
-        lambda: make_openai_client(settings.api, api_key),
+        lambda: make_openai_client(settings.api, core.api_key.value),
         settings.api,
         core.orchestrator.voice_instructions(),
         core.orchestrator,
@@ -430,7 +459,7 @@ def build_voice(
         # Side-effecting tools are asked about aloud too (the screen and socket still answer).
         companions=[SpokenApprovals(core.bus, realtime)],
     )
-    core.conversation.text_router = session.send_text
+    core.api_key.on_change(realtime.resume)  # a link refused for its key comes back
     return session
 
 
@@ -489,15 +518,15 @@ def settings_view(core: Core, key_source: str | None) -> dict[str, Any]:
     return data
 
 
-async def start_voice(hark: HarkCore, api_key: str, args: argparse.Namespace) -> Any:
+async def start_voice(hark: HarkCore, args: argparse.Namespace) -> Any:
     """Start the voice loop if the machine can; otherwise say why (text still works)."""
     from src.events.session import VoiceAvailability
     from src.services.audio_devices import AudioError
 
+    voice = None
     try:
         voice = build_voice(
             hark,
-            api_key,
             input_device=args.input_device,
             output_device=args.output_device,
             headphones=args.headphones,
@@ -505,9 +534,13 @@ async def start_voice(hark: HarkCore, api_key: str, args: argparse.Namespace) ->
         await voice.start()
     except AudioError as exc:
         log.info("voice is off: %s", exc)
-        hark.conversation.text_router = None
+        if voice is not None:
+            await voice.close()  # whatever did start (the other device, the recorder)
         await hark.bus.publish(VoiceAvailability(available=False, reason=str(exc)))
         return None
+    # Typed text joins the voice conversation only once voice runs; text typed meanwhile
+    # was answered on the text path, and nothing is handed to a session that failed.
+    hark.conversation.text_router = voice.send_text
     await hark.bus.publish(
         VoiceAvailability(
             available=True,
@@ -541,7 +574,7 @@ async def run_tui(
         running.append(hark)
         await hark.start(args.resume)
         asyncio.get_running_loop().run_in_executor(None, hark.runner.warm_up)
-        voice = await start_voice(hark, key, args)
+        voice = await start_voice(hark, args)
         if voice is not None:
             voices.append(voice)
 
@@ -550,10 +583,14 @@ async def run_tui(
             await start(api_key)
 
     async def on_key_saved(name: str) -> None:
-        if name == "openai" and not running:
-            key, _ = resolve_api_key(secrets.store)
-            if key:
-                await start(key)
+        if name != "openai":
+            return
+        if running:  # a new key for the running assistant (after a refusal, say)
+            await running[0].api_key.refresh()
+            return
+        key, _ = resolve_api_key(secrets.store)
+        if key:
+            await start(key)
 
     app = make_app(
         bus,
@@ -749,9 +786,8 @@ def start_conversation(core: Core, args: argparse.Namespace) -> int:
 class HeadlessWithVoice:
     """The core as the headless runner sees it, with the voice loop started and stopped too."""
 
-    def __init__(self, hark: HarkCore, api_key: str, args: argparse.Namespace) -> None:
+    def __init__(self, hark: HarkCore, args: argparse.Namespace) -> None:
         self._hark = hark
-        self._key = api_key
         self._args = args
         self._voice: Any = None
 
@@ -761,7 +797,7 @@ class HeadlessWithVoice:
     async def start(self, resume: str | None = None) -> None:
         await self._hark.start(resume)
         if not self._args.text_only:
-            self._voice = await start_voice(self._hark, self._key, self._args)
+            self._voice = await start_voice(self._hark, self._args)
 
     async def close(self) -> None:
         if self._voice is not None:
@@ -788,7 +824,7 @@ async def run_headless_mode(
         hark = build_core(core.settings, api_key, secrets)
     except StorageError as exc:
         raise UsageError(str(exc)) from None
-    served = HeadlessWithVoice(hark, api_key, args)
+    served = HeadlessWithVoice(hark, args)
     return await run_headless(served, resume=args.resume, warm_up=hark.runner.warm_up)
 
 

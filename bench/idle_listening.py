@@ -127,7 +127,7 @@ async def hark_listening(
         settings = load_settings(home / "none.toml", api={"base_url": server.base_url})
         core = build_core(settings, "sk-bench")
         await core.start()
-        voice = build_voice(core, "sk-bench")
+        voice = build_voice(core)
         await voice.start()
         await asyncio.sleep(HARK_SETTLE_S)  # settle into idle listening before measuring
         percent = await measure(seconds)

@@ -131,6 +131,8 @@ class TurnFailed(Event):
     turn_id: str
     message: str
     retryable: bool = False
+    setup_needed: Literal["", "openai_key"] = ""
+    """Set when only the user can fix it (the key was refused); a ``SetupNeeded`` follows."""
 
 
 @dataclass(frozen=True, kw_only=True)

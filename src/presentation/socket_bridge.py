@@ -37,7 +37,7 @@ from src.events.conversation import (
     TurnStarted,
 )
 from src.events.queries import Query, QueryKind, QueryResult
-from src.events.session import SetupNeeded, VoiceAvailability
+from src.events.session import VoiceAvailability
 from src.presentation.socket_protocol import encode_notification
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,6 @@ class BridgeState:
 
     pending_approvals: dict[str, ApprovalRequested] = field(default_factory=dict)
     voice: VoiceAvailability | None = None
-    setup_needed: SetupNeeded | None = None
     active_turns: dict[str, TurnStarted] = field(default_factory=dict)
 
 
@@ -282,10 +281,6 @@ class BusBridge:
             state.pending_approvals.pop(event.approval_id, None)
         elif isinstance(event, VoiceAvailability):
             state.voice = event
-        elif isinstance(event, SetupNeeded):
-            state.setup_needed = event
-        elif isinstance(event, TurnCompleted):
-            state.setup_needed = None  # a completed turn proves the key works
 
     def _match_turn(self, event: TurnStarted) -> None:
         """Pair a text turn with its submission: by request id, else the oldest of that text.

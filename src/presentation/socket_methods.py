@@ -324,9 +324,8 @@ async def _message_send(call: Call, p: Params) -> Any:
         raise invalid("text is empty")
     if call.closing():
         raise RpcError(ErrorCode.SHUTTING_DOWN, "Hark is shutting down")
-    setup = call.bridge.state.setup_needed
-    if setup is not None:
-        raise RpcError(ErrorCode.NO_OPENAI_KEY, setup.message)
+    # No refusal up front when the key was refused: Hark reads the secrets store again
+    # before the turn, so a key stored meanwhile (``hark keys set openai``) is used.
     if not queue and call.bridge.busy:
         raise RpcError(
             ErrorCode.BUSY,
@@ -345,7 +344,7 @@ async def _message_send(call: Call, p: Params) -> Any:
 def _outcome(request: TurnRequest, end: Event) -> Any:
     if isinstance(end, TurnFailed):
         raise RpcError(
-            ErrorCode.TURN_FAILED,
+            ErrorCode.NO_OPENAI_KEY if end.setup_needed == "openai_key" else ErrorCode.TURN_FAILED,
             end.message,
             {"turn_id": end.turn_id, "retryable": end.retryable},
         )

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from src.domain.history import Conversation, ToolCall, Turn, TurnStatus, make_title, new_id
 from src.domain.state import ConversationState, ConversationStateMachine
@@ -35,7 +35,9 @@ from src.events.conversation import (
     TurnFailed,
     TurnStarted,
 )
+from src.events.session import SetupNeeded
 from src.events.tasks import TaskOwner
+from src.services.live_api_key import LiveApiKey
 from src.services.model_errors import ModelError
 from src.services.storage import DEFAULT_TITLE, HistoryStore, StorageError
 from src.services.text_runner import UNHANDLED_TOOL, RunFinished
@@ -66,8 +68,10 @@ class ConversationService:
         *,
         followups: FollowUps | None = None,
         state: ConversationStateMachine | None = None,
+        api_key: LiveApiKey | None = None,
     ) -> None:
         self._bus = bus
+        self._api_key = api_key
         self._store = store
         self._runner = runner
         self._followups = followups
@@ -133,6 +137,7 @@ class ConversationService:
             name="conversation.commands",
         )
         self._bus.subscribe(CancelTurn, self._on_cancel, name="conversation.cancel")
+        self._bus.subscribe(SetupNeeded, self._on_setup_needed, name="conversation.setup")
         self._tasks.spawn(self._worker(), "turns")
 
     async def close(self) -> None:
@@ -146,12 +151,20 @@ class ConversationService:
         if self._current is not None and not self._current.done():
             self._current.cancel()
 
+    async def _on_setup_needed(self, event: SetupNeeded) -> None:
+        # The text path or the voice link found the key refused: before the next request,
+        # see whether the user has stored a new one meanwhile.
+        if event.what == "openai_key" and self._api_key is not None:
+            self._api_key.refused = True
+
     async def _worker(self) -> None:
         while True:
             command = await self._queue.get()
             if not isinstance(command, SubmitText):
                 await self._switch(command)
                 continue
+            if self._api_key is not None and self._api_key.refused:
+                await self._api_key.refresh()  # its listeners rebuild the clients
             if self.text_router is not None and await self.text_router(command.text):
                 continue
             task = asyncio.get_running_loop().create_task(
@@ -221,7 +234,12 @@ class ConversationService:
             await self._bus.publish(TurnCancelled(conversation_id=conv.id, turn_id=turn.id))
             return
         except ModelError as exc:
-            await self._fail(turn, parts, "model", exc.message, exc.message, exc.retryable)
+            setup: Literal["", "openai_key"] = "openai_key" if exc.key_refused else ""
+            await self._fail(turn, parts, "model", exc.message, exc.message, exc.retryable, setup)
+            if setup:
+                if self._api_key is not None:
+                    self._api_key.refused = True  # before the next command is taken
+                await self._bus.publish(SetupNeeded(what="openai_key", message=exc.message))
             return
         except Exception as exc:
             log.exception("turn %s failed", turn.id)
@@ -261,6 +279,7 @@ class ConversationService:
         error: str,
         message: str,
         retryable: bool = False,
+        setup_needed: Literal["", "openai_key"] = "",
     ) -> None:
         """Store the failed turn with what was said so far, record the error, tell the user."""
         turn.assistant_text = "".join(parts)
@@ -273,6 +292,7 @@ class ConversationService:
                 turn_id=turn.id,
                 message=message,
                 retryable=retryable,
+                setup_needed=setup_needed,
             )
         )
 

@@ -16,6 +16,11 @@ class ModelError(Exception):
         self.retryable = retryable
         self.status = status
 
+    @property
+    def key_refused(self) -> bool:
+        """The server does not accept the key: only a new key helps, not a retry."""
+        return self.status == 401
+
 
 def explain_model_error(exc: BaseException, base_url: str | None) -> ModelError:
     import openai

@@ -181,6 +181,11 @@ class RealtimeClient:
         """Wait for an open, configured link (wrap in ``asyncio.timeout`` to bound it)."""
         await self._links.wait_until_connected()
 
+    def resume(self) -> None:
+        """Connect again if the link gave up (called when the OpenAI key is replaced)."""
+        if self._links.resume():
+            log.info("realtime: connecting again with the new key")
+
     async def close(self) -> None:
         """End the session: close the link politely, stop retrying, cancel running tools."""
         await self._links.close()

@@ -161,6 +161,11 @@ class RealtimeLink:
             self.abort()
 
 
+def key_refused(end: LinkEnd) -> bool:
+    """The server does not accept the key: no reconnection can fix that, a new key can."""
+    return end.status == 401 or end.code == "invalid_api_key"
+
+
 def explain_end(end: LinkEnd, base_url: str | None) -> str:
     """One sentence for the user about a link that ended for good.
 
@@ -170,7 +175,7 @@ def explain_end(end: LinkEnd, base_url: str | None) -> str:
     where = base_url or "api.openai.com"
     if end.code == "insufficient_quota":
         return "The OpenAI account has run out of quota; check billing at platform.openai.com."
-    if end.status == 401 or end.code == "invalid_api_key":
+    if key_refused(end):
         return (
             "The model server rejected the OpenAI key. Store a valid one with "
             "`python main.py keys set openai` (or set OPENAI_API_KEY)."

@@ -19,8 +19,9 @@ from typing import Protocol
 from src.events.bus import EventBus
 from src.events.conversation import ErrorReported
 from src.events.realtime import ConnectionStatus, RealtimeConnectionChanged
+from src.events.session import SetupNeeded
 from src.events.tasks import TaskOwner
-from src.services.realtime_link import LinkOpenError, RealtimeLink, explain_end
+from src.services.realtime_link import LinkOpenError, RealtimeLink, explain_end, key_refused
 from src.services.reconnect_policy import (
     CLIENT_CLOSED,
     RECYCLE,
@@ -106,6 +107,14 @@ class LinkSupervisor:
     async def wait_until_connected(self) -> None:
         await self._connected.wait()
 
+    def resume(self) -> bool:
+        """Start again after giving up (the key was replaced, say); False if still running."""
+        task = self._task
+        if task is None or not task.done() or self._closing.is_set():
+            return False
+        self._task = self._tasks.spawn(self._supervise(), name="supervisor")
+        return True
+
     async def close(self) -> None:
         """Stop retrying and close the current link politely."""
         self._closing.set()
@@ -148,7 +157,10 @@ class LinkSupervisor:
             if self._closing.is_set() or end.kind == "client_closed":
                 break
             if not end.retryable:
-                await self._stop_for_good(explain_end(end, self._base_url), end.kind)
+                message = explain_end(end, self._base_url)
+                await self._stop_for_good(message, end.kind)
+                if key_refused(end):  # only a new key helps; ``resume`` starts again
+                    await self._bus.publish(SetupNeeded(what="openai_key", message=message))
                 return
             if end.kind == "recycle":
                 attempt = 0

@@ -77,6 +77,12 @@ class TextTurnRunner:
         """Import the agents SDK and build the agents now (call it off the critical path)."""
         self._prepare()
 
+    def reset_client(self) -> None:
+        """Build the next turn's OpenAI client afresh (the key changed); the agents are kept."""
+        with self._ready:
+            self._run_config = None
+            self._prepared = None
+
     def _prepare(self) -> tuple[Any, Any]:
         """The agent graph and run config, built once even if two threads ask at once."""
         with self._ready:

@@ -150,10 +150,12 @@ class VoiceSession:
         await self._recorder.start()
         for companion in self._companions:
             await companion.start()
-        await self._realtime.start()
         self._playback.add_arrival_listener(self._audio_arrived)
+        # The devices first: when the microphone or speaker cannot open there is no voice,
+        # so no Realtime session may be opened (nor billed, nor its errors shown) for it.
         await self._out.start(self._pull)
         await self._in.start(self._on_frame)
+        await self._realtime.start()
         self._tasks.spawn(self._outbox.run(), "send")
         await self._set_listening(True)
 

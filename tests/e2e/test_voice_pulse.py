@@ -74,7 +74,7 @@ async def test_a_spoken_question_is_heard_answered_and_played(
 
     core = build_core(settings, "sk-test-voice")
     await core.start()
-    voice = build_voice(core, "sk-test-voice")
+    voice = build_voice(core)
     done: asyncio.Future[TurnCompleted] = asyncio.get_running_loop().create_future()
     core.bus.subscribe(TurnCompleted, lambda e: done.done() or done.set_result(e))
     heard = tmp_path / "speaker.wav"
@@ -172,7 +172,7 @@ async def test_a_side_effect_is_asked_aloud_and_approved_by_voice(
 
     core = build_core(settings, "sk-test-voice")
     await core.start()
-    voice = build_voice(core, "sk-test-voice")
+    voice = build_voice(core)
     loop = asyncio.get_running_loop()
     question: asyncio.Future[RealtimeResponseDone] = loop.create_future()
     heard: asyncio.Future[StateChanged] = loop.create_future()

@@ -68,11 +68,13 @@ async def voice_session(
     mode: TurnDetectionMode = "server_vad",
     remember: bool = False,
     key: str = "sk-test-voice",
+    mic: FakeAudioInput | None = None,
 ) -> AsyncIterator[VoiceParts]:
     """A started voice session (history in ``folder``), closed again on the way out.
 
     ``remember`` gives the Realtime client the conversation so far (replayed on reconnects)
-    and routes typed text into the voice session, as the app does.
+    and routes typed text into the voice session, as the app does. ``mic`` replaces the fake
+    microphone (one that fails to open, say); a session that fails to start is closed too.
     """
     bus = EventBus()
     store = HistoryStore(folder / "hark.db")
@@ -97,7 +99,7 @@ async def voice_session(
         on_audio_end=playback.end_item,
         context_provider=context if remember else None,
     )
-    mic, speaker = FakeAudioInput(bus=bus), FakeAudioOutput()
+    mic, speaker = mic or FakeAudioInput(bus=bus), FakeAudioOutput()
     recorder = VoiceTurnRecorder(
         bus,
         conversation,
@@ -107,8 +109,8 @@ async def voice_session(
     session = VoiceSession(bus, realtime, mic, speaker, playback, echo, vad, recorder, mode=mode)
     if remember:
         conversation.text_router = session.send_text
-    await session.start()
     try:
+        await session.start()
         yield VoiceParts(
             bus, store, conversation, playback, realtime, mic, speaker, recorder, session
         )

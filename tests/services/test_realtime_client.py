@@ -29,6 +29,7 @@ from src.events.conversation import (
     ToolCallStarted,
 )
 from src.events.realtime import RealtimeConnectionChanged
+from src.events.session import SetupNeeded
 from src.events.voice import (
     RealtimeFunctionCall,
     RealtimeResponseDone,
@@ -37,6 +38,7 @@ from src.events.voice import (
     UserSpeechStarted,
     UserSpeechStopped,
 )
+from src.services.live_api_key import LiveApiKey
 from src.services.realtime_client import RealtimeClient
 from src.services.realtime_session_config import (
     DEFAULT_TRANSCRIPTION_MODEL,
@@ -243,7 +245,7 @@ class Harness:
         server: ScriptedOpenAIServer,
         *,
         base_url: str | None = None,
-        key: str = KEY,
+        key: str | LiveApiKey = KEY,
         mode: TurnDetectionMode = "semantic_vad",
         tools: FakeTools | None = None,
         timing: RealtimeTiming | None = None,
@@ -259,7 +261,11 @@ class Harness:
         url = base_url or server.base_url
         self.client = RealtimeClient(
             self.bus,
-            lambda: AsyncOpenAI(base_url=url, api_key=key, max_retries=0),
+            lambda: AsyncOpenAI(
+                base_url=url,
+                api_key=key.value if isinstance(key, LiveApiKey) else key,
+                max_retries=0,
+            ),
             ApiSettings(base_url=url),
             INSTRUCTIONS,
             self.tools,
@@ -738,6 +744,36 @@ async def test_rejected_key_stops_with_a_clear_error_and_no_retry(
     assert harness.log.statuses() == [("connecting", ""), ("disconnected", "rejected")]
     assert [r.status for r in openai_server.requests] == [401]
     assert not harness.client.connected
+    (needed,) = harness.log.of(SetupNeeded)
+    assert needed.what == "openai_key" and needed.message == error.message
+
+
+async def test_a_new_key_brings_a_refused_voice_link_back(
+    openai_server: ScriptedOpenAIServer, make: Callable[..., Harness]
+) -> None:
+    openai_server.rejected_keys.add("sk-revoked")
+    key = LiveApiKey("sk-revoked")
+    harness = make(key=key)
+    key.on_change(harness.client.resume)
+    harness.client.resume()  # not started yet: nothing to resume
+    await harness.client.start()
+    await harness.log.wait(SetupNeeded)
+    harness.client.resume()  # the same key again would be refused again: nothing happens
+    assert len(openai_server.requests) == 1
+
+    assert key.replace("sk-fresh")
+    await harness.log.wait(RealtimeConnectionChanged, status="connected")
+    assert [r.api_key for r in openai_server.requests] == ["sk-revoked", "sk-fresh"]
+    assert harness.log.statuses() == [
+        ("connecting", ""),
+        ("disconnected", "rejected"),
+        ("connecting", ""),
+        ("connected", ""),
+    ]
+    harness.client.resume()  # connected: a second supervisor must not start
+    await harness.say("still there?")
+    await harness.answer()
+    assert len(openai_server.realtime) == 1
 
 
 async def test_exhausted_quota_at_the_handshake_is_not_retried(
@@ -751,6 +787,7 @@ async def test_exhausted_quota_at_the_handshake_is_not_retried(
     (error,) = harness.log.of(ErrorReported)
     assert "run out of quota" in error.message
     assert len(openai_server.requests) == 1
+    assert not harness.log.of(SetupNeeded)  # a new key would not help
 
 
 async def test_auth_error_event_mid_session_ends_it_for_good(

@@ -24,6 +24,7 @@ from src.events.bus import ALL_EVENTS, EventBus
 from src.events.commands import PushToTalk, SetMuted, SetTurnDetection, SubmitText
 from src.events.conversation import TurnCancelled, TurnCompleted
 from src.events.session import TurnDetectionChanged
+from src.services.audio_devices import AudioUnavailable
 from src.services.conversation import ConversationService
 from src.services.echo_canceller import EchoCanceller, NullEchoCanceller
 from src.services.playback_buffer import PlaybackBuffer
@@ -489,3 +490,26 @@ async def test_the_speaker_rests_through_a_long_silence_and_wakes_for_the_next_r
         mic.feed()
         assert echo.renders > renders and echo.captures > captures
         assert (speaker.rests, speaker.wakes) == (1, 1)
+
+
+class MicThatWillNotOpen(FakeAudioInput):
+    """Fails to open, after giving every ready task a few turns of the loop (a Realtime
+    supervisor started before it would have begun connecting by then)."""
+
+    async def start(self, on_frame: Any) -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        raise AudioUnavailable("The microphone is busy.")
+
+
+async def test_no_voice_service_session_is_opened_when_a_device_will_not_open(
+    openai_server: ScriptedOpenAIServer, tmp_path: Path
+) -> None:
+    with pytest.raises(AudioUnavailable, match="microphone is busy"):
+        async with voice_session(
+            openai_server, tmp_path, NullEchoCanceller(), LoudnessVad(), mic=MicThatWillNotOpen()
+        ):
+            pass
+    # The speaker opened first and was closed again; the Realtime link was never started.
+    assert openai_server.realtime.snapshot() == []
+    assert openai_server.requests.snapshot() == []

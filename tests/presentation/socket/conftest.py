@@ -35,9 +35,12 @@ WAIT = 30.0
 class LiveHark:
     """``run_headless`` on a thread: ``.path``, ``.connect()``, ``.publish()``, ``.stop()``."""
 
-    def __init__(self, settings: Settings, limits: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, limits: dict[str, Any] | None = None, secrets: Any = None
+    ) -> None:
         self.settings = settings
         self.limits = limits or {}
+        self.secrets = secrets
         self.stderr = io.StringIO()
         self.exit_code: int | None = None
         self.core: Any = None
@@ -71,7 +74,7 @@ class LiveHark:
 
     async def _run(self) -> int:
         self._stop = asyncio.Event()
-        self.core = build_core(self.settings, KEY)
+        self.core = build_core(self.settings, KEY, self.secrets)
 
         def ready(server: SocketServer) -> None:
             self.server = server

@@ -5,14 +5,17 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
-from src.events.session import SetupNeeded, VoiceAvailability
+from src.config.redaction import Redactor
+from src.events.session import VoiceAvailability
 from src.presentation.socket_methods import METHODS
 from src.presentation.socket_protocol import ErrorCode
+from src.services.secrets import open_secret_store
 from tests.fakes.openai_brain import Rule, RuleBrain
 from tests.fakes.openai_server import ScriptedOpenAIServer
-from tests.presentation.socket.conftest import KEY, LiveHark
+from tests.presentation.socket.conftest import KEY, LiveHark, hark_settings
 from tests.presentation.socket.helpers import TURN_END, events_until, rpc_error, turn_events
 
 
@@ -107,11 +110,12 @@ def test_message_send_checks_its_params(live: LiveHark) -> None:
 def test_a_failed_turn_is_an_error_with_the_sentence_for_the_user(
     live: LiveHark, openai_server: ScriptedOpenAIServer
 ) -> None:
-    openai_server.rejected_keys.add(KEY)
+    openai_server.fail_next(429, "insufficient_quota")
     with live.connect() as conn:
         error = rpc_error(conn, "message.send", {"text": "hello", "wait": True})
+        assert conn.call("status")["openai_key_refused"] is False
     assert error.code == ErrorCode.TURN_FAILED
-    assert "rejected the OpenAI key" in error.message
+    assert "run out of quota" in error.message
     assert error.data["retryable"] is False and error.data["turn_id"].startswith("turn_")
 
 
@@ -143,11 +147,31 @@ def test_busy_interrupt_and_a_cancelled_turn_is_stored_as_cancelled(
     assert turn["assistant_text"].startswith("You ")  # what was said before the interrupt
 
 
-def test_no_key_is_reported_before_anything_is_sent(live: LiveHark) -> None:
-    live.publish(SetupNeeded(what="openai_key", message="Add an OpenAI key first."))
-    with live.connect() as conn:
-        error = rpc_error(conn, "message.send", {"text": "hello"})
-    assert error.code == ErrorCode.NO_OPENAI_KEY and error.message == "Add an OpenAI key first."
+def test_a_refused_key_is_reported_and_a_key_stored_meanwhile_is_used_without_a_restart(
+    tmp_path: Path, openai_server: ScriptedOpenAIServer
+) -> None:
+    store = open_secret_store("file", tmp_path / "keys.bin", lambda: "pw", redactor=Redactor())
+    openai_server.rejected_keys.add(KEY)
+    hark = LiveHark(hark_settings(tmp_path, openai_server), secrets=store).start()
+    try:
+        with hark.connect() as conn:
+            error = rpc_error(conn, "message.send", {"text": "hello", "wait": True})
+            assert error.code == ErrorCode.NO_OPENAI_KEY
+            assert "rejected the OpenAI key" in error.message
+            assert error.data["retryable"] is False
+            assert conn.call("status")["openai_key_refused"] is True
+            # Still refused and nothing new stored: the same answer, nothing stuck.
+            again = rpc_error(conn, "message.send", {"text": "hello?", "wait": True})
+            assert again.code == ErrorCode.NO_OPENAI_KEY
+
+            store.set("openai", "sk-test-replacement")  # `hark keys set openai` elsewhere
+            answer = conn.call("message.send", {"text": "hello at last", "wait": True})
+            assert answer["text"]
+            assert conn.call("status")["openai_key_refused"] is False
+        used = [r.api_key for r in openai_server.requests if r.api == "responses"]
+        assert used == [KEY, KEY, "sk-test-replacement"]
+    finally:
+        hark.stop()
 
 
 def test_conversations_list_show_search_new_and_resume(live: LiveHark) -> None:
