@@ -7,7 +7,9 @@
 * a console handler on stderr (``hark: warning: message``) at ``console_level``;
 * a :class:`~src.config.redaction.RedactionFilter` on each of them, so records that reach the
   root from any library logger (``openai``, ``httpx``, ``websockets``, ``agents`` ...) are
-  redacted before they are written anywhere.
+  redacted before they are written anywhere;
+* Python warnings routed into logging (``py.warnings``), so a library's warning is redacted
+  and kept in the file like any record, instead of printed raw over the screen.
 
 Old session files beyond ``keep_sessions`` are deleted. Calling it again replaces Hark's
 handlers instead of adding more.
@@ -171,6 +173,7 @@ def reset_logging() -> None:
         if getattr(handler, _HARK_HANDLER_ATTR, False):
             root.removeHandler(handler)
             handler.close()
+    logging.captureWarnings(False)
 
 
 def _protect_foreign_handlers(redaction: RedactionFilter) -> None:
@@ -217,6 +220,7 @@ def setup_logging(
         setattr(handler, _HARK_HANDLER_ATTR, True)
         root.addHandler(handler)
     root.setLevel(min(file_level, stderr_level))
+    logging.captureWarnings(True)
 
     library_level = logging.DEBUG if file_level <= logging.DEBUG else logging.WARNING
     for name in NOISY_LOGGERS:

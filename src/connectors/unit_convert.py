@@ -20,6 +20,7 @@ import decimal
 import math
 import operator
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -562,7 +563,11 @@ def calculate(expression: str) -> Number:
             f"That expression is too long for me (over {MAX_EXPRESSION_CHARS} characters)."
         )
     try:
-        tree = ast.parse(text, mode="eval")
+        # Python only warns about text such as "1and 2" (printed over the user's screen);
+        # here it is not arithmetic, so the warning is the same error as any other.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SyntaxWarning)
+            tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         raise CalculationError(
             "I couldn't read that as arithmetic; write it like 12 * (3 + 4) / 2."

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import stat
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,22 @@ def test_registered_secret_never_reaches_the_file_or_stderr(
     )
     assert "Traceback" not in err
     assert "httpcore debug" not in err
+
+
+def test_python_warnings_are_logged_through_the_redaction_filter(
+    tmp_path: Path, redactor: Redactor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_path = setup_logging(tmp_path / "logs", redactor=redactor)
+    redactor.add(SECRET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn(f"retrying with {SECRET}", UserWarning, stacklevel=1)
+
+    text = read(log_path)
+    err = capsys.readouterr().err
+    assert SECRET not in text and SECRET not in err
+    assert f"UserWarning: retrying with {REDACTED}" in text
+    assert "hark: warning: " in err and REDACTED in err
 
 
 def test_unregistered_keys_and_tokens_are_redacted_by_pattern(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from types import SimpleNamespace
 from typing import Any
 
@@ -277,6 +278,17 @@ def test_any_input_gives_a_number_or_a_sentence(expression: str) -> None:
         return
     assert isinstance(value, int | float) and not isinstance(value, bool)
     assert format_result(value)
+
+
+def test_text_python_only_warns_about_is_refused_without_a_warning() -> None:
+    # "1and 2" and "2if 1 else 3" parse with a SyntaxWarning that would be printed over the
+    # user's screen; they are not arithmetic.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for text in ("1and 2", "2if 1 else 3", "0x1for"):
+            with pytest.raises(CalculationError, match="couldn't read that as arithmetic"):
+                calculate(text)
+    assert [str(w.message) for w in caught] == []
 
 
 def test_number_formatting() -> None:
