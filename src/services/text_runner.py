@@ -68,6 +68,8 @@ class TextTurnRunner:
         self._run_config: Any = None
         self._ready = threading.Lock()
         self._prepared: tuple[Any, Any] | None = None
+        self._client_generation = 0  # bumped when the key changes
+        self._prepared_generation = 0
 
     @property
     def model(self) -> str:
@@ -78,16 +80,22 @@ class TextTurnRunner:
         self._prepare()
 
     def reset_client(self) -> None:
-        """Build the next turn's OpenAI client afresh (the key changed); the agents are kept."""
-        with self._ready:
-            self._run_config = None
-            self._prepared = None
+        """Build the next turn's OpenAI client afresh (the key changed); the agents are kept.
+
+        No lock here: it is called on the event loop, which must not wait behind a warm-up
+        building the agents on another thread. ``_prepare`` sees the new generation.
+        """
+        self._client_generation += 1
 
     def _prepare(self) -> tuple[Any, Any]:
         """The agent graph and run config, built once even if two threads ask at once."""
         with self._ready:
-            if self._prepared is None:
+            generation = self._client_generation
+            if self._prepared is None or self._prepared_generation != generation:
+                if self._prepared is not None:
+                    self._run_config = None  # its client carries the old key
                 self._prepared = (self._planner.root_agent(), self._config())
+                self._prepared_generation = generation
             return self._prepared
 
     def _config(self) -> Any:
@@ -117,7 +125,7 @@ class TextTurnRunner:
     ) -> AsyncIterator[Event | RunFinished]:
         # The first turn may build the agents (a second of imports): keep that off the loop.
         prepared = self._prepared
-        if prepared is None:
+        if prepared is None or self._prepared_generation != self._client_generation:
             prepared = await asyncio.to_thread(self._prepare)
         agent, config = prepared
         from agents import Runner
