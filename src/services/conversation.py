@@ -59,6 +59,10 @@ TextRouter = Callable[[str], Awaitable[bool]]
 """Takes typed text instead of the text runner (a live voice session does); True if taken."""
 
 
+KEY_RECHECK_SECONDS = 10.0
+"""How often the secrets store is read again while the server refuses the key."""
+
+
 class ConversationService:
     def __init__(
         self,
@@ -69,9 +73,12 @@ class ConversationService:
         followups: FollowUps | None = None,
         state: ConversationStateMachine | None = None,
         api_key: LiveApiKey | None = None,
+        key_recheck_seconds: float = KEY_RECHECK_SECONDS,
     ) -> None:
         self._bus = bus
         self._api_key = api_key
+        self._key_recheck = key_recheck_seconds
+        self._key_watch: asyncio.Task[None] | None = None
         self._store = store
         self._runner = runner
         self._followups = followups
@@ -152,10 +159,26 @@ class ConversationService:
             self._current.cancel()
 
     async def _on_setup_needed(self, event: SetupNeeded) -> None:
-        # The text path or the voice link found the key refused: before the next request,
-        # see whether the user has stored a new one meanwhile.
-        if event.what == "openai_key" and self._api_key is not None:
-            self._api_key.refused = True
+        if event.what == "openai_key":
+            self._key_refused()
+
+    def _key_refused(self) -> None:
+        """The text path or the voice link found the key refused: the next message looks in
+        the secrets store first, and so does a watcher meanwhile."""
+        key = self._api_key
+        if key is None:
+            return
+        key.refused = True
+        if self._key_watch is None or self._key_watch.done():
+            self._key_watch = self._tasks.spawn(self._watch_for_new_key(key), "key-watch")
+
+    async def _watch_for_new_key(self, key: LiveApiKey) -> None:
+        """Look in the secrets store now and then while the key stays refused, so a key
+        stored from another terminal brings voice back even if nobody types a message."""
+        while key.refused:
+            await asyncio.sleep(self._key_recheck)
+            if key.refused:
+                await key.refresh()
 
     async def _worker(self) -> None:
         while True:
@@ -237,8 +260,7 @@ class ConversationService:
             setup: Literal["", "openai_key"] = "openai_key" if exc.key_refused else ""
             await self._fail(turn, parts, "model", exc.message, exc.message, exc.retryable, setup)
             if setup:
-                if self._api_key is not None:
-                    self._api_key.refused = True  # before the next command is taken
+                self._key_refused()  # before the next command is taken
                 await self._bus.publish(SetupNeeded(what="openai_key", message=exc.message))
             return
         except Exception as exc:

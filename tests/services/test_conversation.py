@@ -15,7 +15,9 @@ from src.events.conversation import (
     TurnEnded,
     TurnFailed,
 )
+from src.events.session import SetupNeeded
 from src.services.conversation import ConversationService
+from src.services.live_api_key import LiveApiKey
 from src.services.model_errors import ModelError
 from src.services.storage import HistoryStore
 from tests.fakes.scripted_runner import ScriptedRunner
@@ -121,6 +123,64 @@ async def test_model_errors_become_a_failed_turn_and_an_error_record(tmp_path: P
     assert conv is not None and conv.turns[0].status == "failed"
     assert conv.turns[0].user_text == "hello"
     assert any("rejected the key" in e.message for e in store.recent_errors())
+    await service.close()
+    await bus.close()
+    store.close()
+
+
+async def test_a_refused_key_asks_for_setup_and_a_key_stored_later_is_found_unasked(
+    tmp_path: Path,
+) -> None:
+    stored: list[str | None] = [None]
+    key = LiveApiKey("sk-test-refused", read_stored=lambda: stored[0])
+    replaced = asyncio.Event()
+    key.on_change(replaced.set)
+    runner = ScriptedRunner(
+        fail_with=ModelError("The server rejected the OpenAI key.", retryable=False, status=401)
+    )
+    bus = EventBus()
+    store = HistoryStore(tmp_path / "hark.db")
+    seen: list[Event] = []
+    bus.subscribe(ALL_EVENTS, seen.append)
+    service = ConversationService(bus, store, runner, api_key=key, key_recheck_seconds=0.01)
+    await service.start()
+    await service.open()
+
+    needed = asyncio.create_task(bus.next_event(SetupNeeded))
+    ended = await _turn(bus, "hello")
+    assert isinstance(ended, TurnFailed) and ended.setup_needed == "openai_key"
+    assert (await needed).what == "openai_key" and key.refused
+    # Nobody types: the watcher finds the key stored from another terminal on its own.
+    stored[0] = "sk-test-stored-later"
+    async with asyncio.timeout(10):
+        await replaced.wait()
+    assert key.value == "sk-test-stored-later" and not key.refused
+    await service.close()
+    await bus.close()
+    store.close()
+
+
+def _of(events: list[Event], kind: type[Event]) -> list[Event]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+async def test_other_model_errors_do_not_ask_for_a_key(tmp_path: Path) -> None:
+    key = LiveApiKey("sk-test-fine", read_stored=lambda: "sk-test-other")
+    runner = ScriptedRunner(
+        fail_with=ModelError("The model server is rate-limiting.", retryable=True, status=429)
+    )
+    bus = EventBus()
+    store = HistoryStore(tmp_path / "hark.db")
+    seen: list[Event] = []
+    bus.subscribe(ALL_EVENTS, seen.append)
+    service = ConversationService(bus, store, runner, api_key=key, key_recheck_seconds=0.01)
+    await service.start()
+    await service.open()
+    ended = await _turn(bus, "hello")
+    assert isinstance(ended, TurnFailed) and ended.setup_needed == ""
+    await _turn(bus, "hello again")
+    assert not _of(seen, SetupNeeded) and not key.refused
+    assert key.value == "sk-test-fine"  # the store was not even read
     await service.close()
     await bus.close()
     store.close()
