@@ -6,14 +6,13 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from src.config.redaction import Redactor
-from src.connectors import gmail, google_calendar, google_drive, weather
+from src.connectors import gmail, google_calendar, google_drive
 from src.presentation.connect_command import (
     ConnectorInfo,
     connect,
@@ -22,22 +21,9 @@ from src.presentation.connect_command import (
     resolve,
 )
 from src.services.secrets import SecretStore, open_secret_store
+from tests.fakes.connector_specs import ALL
 from tests.fakes.oauth_server import FakeAuthorizationServer, approving_browser
 
-
-@dataclass(frozen=True)
-class KeyConnector:
-    """An API-key connector as plain data (what the command is given)."""
-
-    name: str = "news"
-    title: str = "News"
-    requires_secrets: tuple[str, ...] = ("newsapi",)
-    key_help: str = "Get a free key at https://newsapi.example/register."
-    oauth: None = None
-
-
-GOOGLE: list[ConnectorInfo] = [gmail.CONNECTOR, google_calendar.CONNECTOR, google_drive.CONNECTOR]
-ALL: list[ConnectorInfo] = [*GOOGLE, weather.CONNECTOR, KeyConnector()]
 ALL_SCOPES = [*gmail.SCOPES, *google_calendar.SCOPES, *google_drive.SCOPES]
 
 

@@ -5,35 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from src.config.redaction import Redactor
-from src.connectors import gmail, google_calendar, google_drive, weather
-from src.presentation.connect_command import ConnectorInfo
 from src.presentation.connection_actions import ConnectFailed, ConnectionActions
 from src.services.secrets import SecretStore, open_secret_store
+from tests.fakes.connector_specs import ALL
 from tests.fakes.oauth_server import FakeAuthorizationServer, approving_browser
-
-
-@dataclass(frozen=True)
-class KeyConnector:
-    name: str = "news"
-    title: str = "News"
-    requires_secrets: tuple[str, ...] = ("newsapi",)
-    key_help: str = "Get a free key at https://newsapi.example/register."
-    oauth: None = None
-
-
-ALL: list[ConnectorInfo] = [
-    gmail.CONNECTOR,
-    google_calendar.CONNECTOR,
-    google_drive.CONNECTOR,
-    weather.CONNECTOR,
-    KeyConnector(),
-]
 
 
 @pytest.fixture

@@ -24,14 +24,19 @@ from tests.fakes.scripted_runner import ScriptedRunner
 
 
 async def _setup(
-    tmp_path: Path, runner: ScriptedRunner
+    tmp_path: Path, runner: ScriptedRunner, api_key: LiveApiKey | None = None
 ) -> tuple[EventBus, HistoryStore, ConversationService, list[Event]]:
     bus = EventBus()
     store = HistoryStore(tmp_path / "hark.db")
     seen: list[Event] = []
     bus.subscribe(ALL_EVENTS, seen.append)
     service = ConversationService(
-        bus, store, runner, followups=lambda calls: ["What about Lyon?"] if calls else []
+        bus,
+        store,
+        runner,
+        followups=lambda calls: ["What about Lyon?"] if calls else [],
+        api_key=api_key,
+        key_recheck_seconds=0.01,  # a refused key's watcher, without a test waiting long
     )
     await service.start()
     await service.open()
@@ -138,13 +143,7 @@ async def test_a_refused_key_asks_for_setup_and_a_key_stored_later_is_found_unas
     runner = ScriptedRunner(
         fail_with=ModelError("The server rejected the OpenAI key.", retryable=False, status=401)
     )
-    bus = EventBus()
-    store = HistoryStore(tmp_path / "hark.db")
-    seen: list[Event] = []
-    bus.subscribe(ALL_EVENTS, seen.append)
-    service = ConversationService(bus, store, runner, api_key=key, key_recheck_seconds=0.01)
-    await service.start()
-    await service.open()
+    bus, store, service, _ = await _setup(tmp_path, runner, api_key=key)
 
     needed = asyncio.create_task(bus.next_event(SetupNeeded))
     ended = await _turn(bus, "hello")
@@ -169,13 +168,7 @@ async def test_other_model_errors_do_not_ask_for_a_key(tmp_path: Path) -> None:
     runner = ScriptedRunner(
         fail_with=ModelError("The model server is rate-limiting.", retryable=True, status=429)
     )
-    bus = EventBus()
-    store = HistoryStore(tmp_path / "hark.db")
-    seen: list[Event] = []
-    bus.subscribe(ALL_EVENTS, seen.append)
-    service = ConversationService(bus, store, runner, api_key=key, key_recheck_seconds=0.01)
-    await service.start()
-    await service.open()
+    bus, store, service, seen = await _setup(tmp_path, runner, api_key=key)
     ended = await _turn(bus, "hello")
     assert isinstance(ended, TurnFailed) and ended.setup_needed == ""
     await _turn(bus, "hello again")
