@@ -3,10 +3,11 @@
 Capture path (the microphone's thread, one 10 ms frame at a time): echo canceller (the
 speaker signal as far-end reference) -> VAD -> barge-in policy -> turn-taking gate (mute,
 push-to-talk, client VAD) -> the outbox (``mic_outbox``), which converts to 24 kHz PCM16 and
-wakes the event loop only for speech (at once) and for 100 ms batches of silence. Doing
-this work on the sound card's thread, rather than hopping every frame onto the loop, saves
-an idle listener a hundred loop wake-ups a second; the loop hears only of what it must act
-on: audio to send, a confirmed interruption, a client-VAD end of turn.
+wakes the event loop only for speech (at once) and for batches of silence (100 ms, 500 ms
+once nobody has spoken for 2 s). Doing this work on the sound card's thread, rather than
+hopping every frame onto the loop, saves an idle listener nearly a hundred loop wake-ups a
+second; the loop hears only of what it must act on: audio to send, a confirmed
+interruption, a client-VAD end of turn.
 Playback path (sound card thread): playback buffer -> speaker, each frame also handed to the
 echo canceller as the far-end reference, so the assistant never hears itself.
 
